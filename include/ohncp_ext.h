@@ -1,0 +1,41 @@
+/*
+ * ohncp_ext.h - extensions of the ohncp host runtime (not part of the SDK).
+ *
+ * A device's libchild_process.so does not have these symbols; code that must
+ * also run on a device uses them only when OHNCP_HOST_RUNTIME is defined, or
+ * looks them up with dlsym. The Python package uses them on the host backend
+ * to tell an exit code from a signal and to give precise error messages.
+ */
+#ifndef OHNCP_EXT_H
+#define OHNCP_EXT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OHNCP_HOST_RUNTIME 1
+
+/* Called once per child exit with the raw wait status (as waitpid(2) gives
+ * it: use WIFEXITED/WEXITSTATUS/WTERMSIG), on the same runtime thread and in
+ * the same registration order as the SDK exit callbacks. */
+typedef void (*OH_Ohncp_OnChildExitStatus)(int32_t pid, int32_t waitStatus, void *userData);
+
+/* Register (cb, userData); the same pair twice is kept once. Returns an
+ * NCP_* code: 401 for a NULL cb. */
+int OH_Ohncp_RegisterExitStatusCallback(OH_Ohncp_OnChildExitStatus cb, void *userData);
+
+/* Unregister (cb, userData); 16010009 if the pair is not registered. */
+int OH_Ohncp_UnregisterExitStatusCallback(OH_Ohncp_OnChildExitStatus cb, void *userData);
+
+/* A sentence about why the last failing OH_Ability_* call made by this
+ * thread failed (which argument, which dlopen error, ...), or "" if none.
+ * Valid until this thread's next call into the runtime. */
+const char *OH_Ohncp_GetLastErrorMessage(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OHNCP_EXT_H */

@@ -1,0 +1,158 @@
+/*
+ * child.c - the path of a new child, from fork() in the spawner to its entry.
+ *
+ * The spawner is single-threaded, so this may allocate and dlopen. Steps
+ * run in order; each failure is reported on the report pipe, and then the
+ * child exits with status 127 before anything of the user's ran (spec §3:
+ * a failed load is NCP_ERR_LIB_LOADING_FAILED from the start call itself).
+ */
+#include "internal.h"
+#include "spawner.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+extern char **environ;
+extern struct ohncp_spawner_state ohncp_spawner_state;
+
+typedef void (*entry_fn)(NativeChildProcess_Args args);
+
+static __attribute__((noreturn)) void fail(const struct child_req *r, int code, const char *fmt,
+                                           ...) {
+    struct proto_report rep = {.code = code, .pid = (int32_t)getpid()};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rep.msg, sizeof rep.msg, fmt, ap);
+    va_end(ap);
+    (void)sys_write_all(r->report_fd, &rep, sizeof rep);
+    _exit(127);
+}
+
+/* "{bundle}:{name}" in /proc/self/cmdline (the spawner's padded argv) and,
+ * truncated by the kernel, in /proc/self/comm. */
+static void set_process_name(const char *name) {
+    size_t len = strlen(name);
+    if (len >= spawner_argv_len)
+        len = spawner_argv_len - 1;
+    memcpy(spawner_argv_area, name, len);
+    memset(spawner_argv_area + len, '\0', spawner_argv_len - len);
+    (void)prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Keep 0-2, the report pipe and the passed fds; close everything else. */
+static void close_others(const struct child_req *r) {
+    int keep[PROTO_MAX_FDS + 4], n = 0;
+    keep[n++] = 2;
+    keep[n++] = r->report_fd;
+    for (int i = 0; i < r->nfds; i++)
+        keep[n++] = r->fds[i];
+    qsort(keep, (size_t)n, sizeof keep[0], cmp_int);
+    unsigned int next = 3;
+    for (int i = 0; i < n; i++) {
+        if ((unsigned int)keep[i] > next)
+            (void)close_range(next, (unsigned int)keep[i] - 1, 0);
+        if ((unsigned int)keep[i] + 1 > next)
+            next = (unsigned int)keep[i] + 1;
+    }
+    (void)close_range(next, ~0U, 0);
+}
+
+/* Put the caller's fds 0-2 in place, as they were at the start call. */
+static void install_std_fds(const struct child_req *r) {
+    for (int fd = 0; fd < 3; fd++) {
+        if (r->std_fds[fd] < 0) {
+            (void)close(fd);
+        } else if (dup2(r->std_fds[fd], fd) < 0) {
+            fail(r, NCP_ERR_INTERNAL, "dup2 onto fd %d: %s", fd, strerror(errno));
+        }
+    }
+}
+
+/* Bare names are looked up in OHNCP_LIBRARY_PATH first (spec §3). */
+static const char *resolve_library(const char *lib, char *buf, size_t size) {
+    const char *path = getenv("OHNCP_LIBRARY_PATH");
+    if (strchr(lib, '/') != NULL || path == NULL)
+        return lib;
+    while (*path != '\0') {
+        const char *colon = strchr(path, ':');
+        size_t dirlen = colon != NULL ? (size_t)(colon - path) : strlen(path);
+        if (dirlen > 0 && (size_t)snprintf(buf, size, "%.*s/%s", (int)dirlen, path, lib) < size &&
+            access(buf, F_OK) == 0)
+            return buf;
+        path += dirlen + (colon != NULL);
+    }
+    return lib;
+}
+
+static entry_fn load_entry(const struct child_req *r) {
+    char buf[PATH_MAX];
+    const char *path = resolve_library(r->lib, buf, sizeof buf);
+    void *h = dlopen(path, RTLD_NOW);
+    if (h == NULL)
+        fail(r, NCP_ERR_LIB_LOADING_FAILED, "cannot load %s: %s", r->lib, dlerror());
+    void *sym = dlsym(h, r->sym);
+    if (sym == NULL)
+        fail(r, NCP_ERR_LIB_LOADING_FAILED, "no symbol %s in %s", r->sym, r->lib);
+    entry_fn fn;
+    memcpy(&fn, &sym, sizeof fn);
+    return fn;
+}
+
+/* The fd list, in the (already sorted) order of the names. */
+static NativeChildProcess_Args *build_args(const struct child_req *r) {
+    NativeChildProcess_Args *args = calloc(1, sizeof *args);
+    NativeChildProcess_Fd *nodes = calloc((size_t)r->nfds + 1, sizeof *nodes);
+    if (args == NULL || nodes == NULL)
+        fail(r, NCP_ERR_INTERNAL, "out of memory");
+    args->entryParams = (char *)r->params;
+    for (int i = 0; i < r->nfds; i++) {
+        nodes[i].fdName = (char *)r->names[i];
+        nodes[i].fd = r->fds[i];
+        nodes[i].next = i + 1 < r->nfds ? &nodes[i + 1] : NULL;
+        (void)sys_set_cloexec(r->fds[i], 0); /* inherited by the entry's own execs */
+    }
+    args->fdList.head = r->nfds > 0 ? nodes : NULL;
+    return args;
+}
+
+void child_run(const struct child_req *r) {
+    /* 1. Die with the spawner (and so with the parent). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != spawner_pid)
+        _exit(127);
+    ohncp_spawner_state.in_child = 1;
+    ohncp_spawner_state.mode = OHNCP_MODE_ARGS;
+    /* 2. The caller's view: signals, fds 0-2, cwd, environment, limits. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    install_std_fds(r);
+    if (fchdir(r->cwd_fd) < 0)
+        fail(r, NCP_ERR_INTERNAL, "cannot enter the caller's directory: %s", strerror(errno));
+    environ = r->envp;
+    (void)setrlimit(RLIMIT_NOFILE, &spawner_orig_nofile);
+    set_process_name(r->pname);
+    /* 3. Nothing of the spawner's stays open. */
+    close_others(r);
+    /* 4. Load, then tell the caller; the entry runs only after that. */
+    entry_fn fn = load_entry(r);
+    NativeChildProcess_Args *args = build_args(r);
+    ohncp_spawner_state.args = args;
+    struct proto_report rep = {.code = NCP_NO_ERROR, .pid = (int32_t)getpid()};
+    (void)sys_write_all(r->report_fd, &rep, sizeof rep);
+    (void)close(r->report_fd);
+    fn(*args);
+    exit(0);
+}

@@ -1,0 +1,67 @@
+/*
+ * proto.h - the private wire format between libchild_process.so (the parent
+ * runtime) and ohncp-spawner, over one AF_UNIX SOCK_SEQPACKET socketpair.
+ *
+ * Parent -> spawner: PROTO_START (header + payload + fds), PROTO_KILL.
+ * Spawner -> parent: PROTO_EXIT, one per reaped child.
+ * Child (or spawner, if fork fails) -> the starting thread: one
+ * struct proto_report written to the report pipe that came with START.
+ *
+ * Both ends are the same build of this project, so the layout is native;
+ * the spawner still checks every length it is given.
+ */
+#ifndef OHNCP_PROTO_H
+#define OHNCP_PROTO_H
+
+#include <stdint.h>
+
+#define PROTO_MAX_FDS 16           /* named fds per child (spec §3) */
+#define PROTO_FIXED_FDS 6          /* report, cwd, fds 0-2, memfd */
+#define PROTO_INLINE_MAX (48 * 1024) /* larger payloads travel in a memfd */
+#define PROTO_PAYLOAD_MAX (16 * 1024 * 1024)
+#define PROTO_NAME_MAX 512         /* "{bundle}:{name}" incl. NUL */
+
+enum proto_type {
+    PROTO_START = 1,
+    PROTO_KILL = 2,
+    PROTO_EXIT = 3,
+};
+
+#define PROTO_F_MEMFD 1u /* payload is in the third fd, not inline */
+
+/* SCM_RIGHTS order: report pipe (write end), cwd (O_PATH), the caller's
+ * fds 0, 1, 2 that are open (bits 0-2 of std_mask), [memfd], then the
+ * passed fds in the order of their names. Payload, each part counted
+ * with its NULs: lib\0 sym\0 params\0 name\0... env\0... procname\0 */
+struct proto_start {
+    uint32_t type;
+    uint32_t slot;
+    uint32_t flags;
+    uint32_t std_mask;
+    uint32_t nfds;  /* passed fds */
+    uint32_t nenv;  /* environment strings */
+    uint32_t lib_len, sym_len, params_len, names_len, env_len, pname_len;
+    uint32_t payload_len;
+};
+
+struct proto_kill {
+    uint32_t type;
+    uint32_t slot;
+    int32_t pid;
+};
+
+struct proto_exit {
+    uint32_t type;
+    uint32_t slot;
+    int32_t pid;
+    int32_t wstatus; /* as waitpid(2) reports it */
+};
+
+/* Written once, atomically (< PIPE_BUF), to the report pipe. */
+struct proto_report {
+    int32_t code; /* NCP_NO_ERROR or an NCP_ERR_* value */
+    int32_t pid;
+    char msg[248];
+};
+
+#endif /* OHNCP_PROTO_H */

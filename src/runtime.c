@@ -1,0 +1,694 @@
+/*
+ * runtime.c - the parent side of the host runtime.
+ *
+ * Map:
+ *   1. state: slots (one per live child), exit callbacks, the runtime thread
+ *   2. slot bookkeeping (reservation, exit, hand-over between threads)
+ *   3. the spawner: finding, launching, losing it
+ *   4. the runtime thread
+ *   5. start: building and sending a request, waiting for the child's report
+ *   6. kill, callback registration
+ *   7. fork safety
+ *
+ * Process model (design.md): one ohncp-spawner per parent process, launched
+ * from the long-lived runtime thread (so its PR_SET_PDEATHSIG follows the
+ * process, not some caller thread). A starting thread talks to the spawner
+ * directly and gets the child's verdict on a private pipe; the runtime
+ * thread only reads exit events and runs callbacks. The parent holds no fd
+ * per child.
+ */
+#include "internal.h"
+#include "proto.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- 1. state ------------------------------------------------------------ */
+
+enum slot_state { SLOT_FREE = 0, SLOT_USED = 1 };
+enum phase { RT_DOWN = 0, RT_LAUNCHING, RT_UP };
+
+struct slot {
+    int state;
+    pid_t pid;
+    bool caller_done;    /* the starting thread has its verdict */
+    bool failed;         /* ... and it was a failure: no exit callbacks */
+    bool exited;         /* the spawner reaped it */
+    bool notify_pending; /* exited before the start call returned */
+    int wstatus;
+};
+
+struct exit_cb {
+    void *fn;
+    void *user;
+    bool raw; /* OH_Ohncp_OnChildExitStatus, else the SDK callback */
+};
+
+#define MAX_EXIT_CBS 128
+
+static struct {
+    pthread_mutex_t lock; /* everything below but the callbacks */
+    pthread_cond_t cond;
+    int phase;
+    bool thread_running;
+    pthread_t thread;
+    int ctl_fd;  /* our end of the spawner socket; the number never changes */
+    int wake_fd; /* eventfd that wakes the runtime thread */
+    pid_t spawner_pid;
+    char launch_error[256];
+    struct slot slots[OHNCP_MAX_CHILDREN_HARD];
+    int used;
+    unsigned long name_counter;
+
+    pthread_mutex_t cb_lock; /* taken after `lock`, never before */
+    struct exit_cb cbs[MAX_EXIT_CBS];
+    int ncbs;
+} rt = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cond = PTHREAD_COND_INITIALIZER,
+    .ctl_fd = -1,
+    .wake_fd = -1,
+    .cb_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* ---- 2. slot bookkeeping (all with rt.lock held) -------------------------- */
+
+static int child_limit(void) {
+    const char *v = getenv("OHNCP_MAX_CHILDREN");
+    if (v == NULL || *v == '\0')
+        return OHNCP_MAX_CHILDREN_HARD;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end != '\0' || n < 0 || n > OHNCP_MAX_CHILDREN_HARD)
+        return OHNCP_MAX_CHILDREN_HARD;
+    return (int)n;
+}
+
+static int slot_reserve(void) {
+    if (rt.used >= child_limit())
+        return -1;
+    for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        if (rt.slots[i].state == SLOT_FREE) {
+            rt.slots[i] = (struct slot){.state = SLOT_USED};
+            rt.used++;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void slot_free(int i) {
+    rt.slots[i] = (struct slot){0};
+    rt.used--;
+}
+
+static void wake_runtime(void) {
+    uint64_t one = 1;
+    (void)sys_write_all(rt.wake_fd, &one, sizeof one);
+}
+
+/* The spawner reaped slot `i`. Returns true if the exit callbacks must run
+ * now (the start call returned success); the slot is then freed. */
+static bool slot_exited(int i, pid_t pid, int wstatus) {
+    struct slot *s = &rt.slots[i];
+    if (s->state == SLOT_FREE || s->exited)
+        return false;
+    s->exited = true;
+    s->wstatus = wstatus;
+    if (s->pid == 0)
+        s->pid = pid;
+    if (!s->caller_done)
+        return false; /* slot_caller_done finishes it */
+    bool notify = !s->failed;
+    slot_free(i);
+    return notify;
+}
+
+/* The starting thread got its verdict for slot `i`. */
+static void slot_caller_done(int i, bool ok, pid_t pid) {
+    struct slot *s = &rt.slots[i];
+    s->caller_done = true;
+    s->failed = !ok;
+    if (ok)
+        s->pid = pid;
+    if (!s->exited)
+        return;
+    if (ok) {
+        s->notify_pending = true; /* callbacks belong on the runtime thread */
+        wake_runtime();
+    } else {
+        slot_free(i);
+    }
+}
+
+/* ---- exit callbacks -------------------------------------------------------- */
+
+static void run_exit_callbacks(pid_t pid, int wstatus) {
+    struct exit_cb cbs[MAX_EXIT_CBS];
+    pthread_mutex_lock(&rt.cb_lock);
+    int n = rt.ncbs;
+    memcpy(cbs, rt.cbs, (size_t)n * sizeof cbs[0]);
+    pthread_mutex_unlock(&rt.cb_lock);
+    int value = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
+    ncp_debug("child %d exited: status 0x%x", (int)pid, wstatus);
+    for (int i = 0; i < n; i++) {
+        if (cbs[i].raw)
+            ((OH_Ohncp_OnChildExitStatus)cbs[i].fn)(pid, wstatus, cbs[i].user);
+        else
+            ((OH_Ability_OnNativeChildProcessExit)cbs[i].fn)(pid, value);
+    }
+}
+
+/* ---- 3. the spawner ------------------------------------------------------- */
+
+/* OHNCP_SPAWNER, else next to this library, else ../libexec/ohncp/. */
+static int find_spawner(char *out, size_t size) {
+    const char *env = getenv("OHNCP_SPAWNER");
+    if (env != NULL && *env != '\0') {
+        snprintf(out, size, "%s", env);
+        return 0;
+    }
+    Dl_info info;
+    if (dladdr((void *)find_spawner, &info) == 0 || info.dli_fname == NULL)
+        return -ENOENT;
+    const char *slash = strrchr(info.dli_fname, '/');
+    int dirlen = slash == NULL ? 1 : (int)(slash - info.dli_fname);
+    const char *dir = slash == NULL ? "." : info.dli_fname;
+    snprintf(out, size, "%.*s/ohncp-spawner", dirlen, dir);
+    if (access(out, X_OK) == 0)
+        return 0;
+    snprintf(out, size, "%.*s/../libexec/ohncp/ohncp-spawner", dirlen, dir);
+    return access(out, X_OK) == 0 ? 0 : -ENOENT;
+}
+
+static int spawn_attrs(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa, int child_end) {
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    int rc = posix_spawnattr_init(attr);
+    if (rc == 0)
+        rc = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigmask(attr, &none);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigdefault(attr, &all);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_init(fa);
+    if (rc == 0) /* dup2 onto 3 clears close-on-exec; child_end is never 3 */
+        rc = posix_spawn_file_actions_adddup2(fa, child_end, 3);
+    return -rc;
+}
+
+/* Launch a spawner from the runtime thread (lock held). */
+static int launch_spawner(void) {
+    char path[PATH_MAX];
+    int sv[2] = {-1, -1}, child_end = -1;
+    if (find_spawner(path, sizeof path) < 0) {
+        snprintf(rt.launch_error, sizeof rt.launch_error,
+                 "ohncp-spawner not found next to libchild_process.so (set OHNCP_SPAWNER)");
+        return -ENOENT;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        goto fail_errno;
+    child_end = fcntl(sv[1], F_DUPFD_CLOEXEC, 4); /* never 3: see spawn_attrs */
+    if (child_end < 0)
+        goto fail_errno;
+    if (rt.ctl_fd < 0) {
+        rt.ctl_fd = fcntl(sv[0], F_DUPFD_CLOEXEC, 3);
+        if (rt.ctl_fd < 0)
+            goto fail_errno;
+    } else if (dup3(sv[0], rt.ctl_fd, O_CLOEXEC) < 0) {
+        goto fail_errno;
+    }
+    char ppid[24], pad[PROTO_NAME_MAX];
+    snprintf(ppid, sizeof ppid, "%d", (int)getpid());
+    memset(pad, ' ', sizeof pad - 1); /* room to write process names into */
+    pad[sizeof pad - 1] = '\0';
+    char *argv[] = {path, ppid, pad, NULL};
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t fa;
+    int rc = spawn_attrs(&attr, &fa, child_end);
+    if (rc == 0)
+        rc = -posix_spawn(&rt.spawner_pid, path, &fa, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    sys_close(sv[0]);
+    sys_close(sv[1]);
+    sys_close(child_end);
+    if (rc < 0)
+        snprintf(rt.launch_error, sizeof rt.launch_error, "cannot start %.200s: %s", path, strerror(-rc));
+    return rc;
+fail_errno:
+    rc = -errno;
+    snprintf(rt.launch_error, sizeof rt.launch_error, "cannot set up the spawner socket: %s",
+             strerror(errno));
+    sys_close(sv[0]);
+    sys_close(sv[1]);
+    sys_close(child_end);
+    return rc;
+}
+
+/* The spawner went away (it crashed or was killed): its children died with
+ * it (PR_SET_PDEATHSIG). Report them as killed and start afresh next time. */
+static void spawner_lost(void) {
+    pthread_mutex_lock(&rt.lock);
+    ncp_debug("spawner %d lost", (int)rt.spawner_pid);
+    rt.phase = RT_DOWN;
+    int st;
+    while (rt.spawner_pid > 0 && waitpid(rt.spawner_pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    rt.spawner_pid = 0;
+    pid_t dead[OHNCP_MAX_CHILDREN_HARD];
+    int ndead = 0;
+    for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        pid_t pid = rt.slots[i].pid;
+        if (rt.slots[i].state != SLOT_FREE && slot_exited(i, pid, SIGKILL))
+            dead[ndead++] = pid;
+    }
+    pthread_cond_broadcast(&rt.cond);
+    pthread_mutex_unlock(&rt.lock);
+    for (int i = 0; i < ndead; i++)
+        run_exit_callbacks(dead[i], SIGKILL);
+}
+
+/* ---- 4. the runtime thread --------------------------------------------------- */
+
+static void handle_wake(void) {
+    uint64_t v;
+    (void)sys_read(rt.wake_fd, &v, sizeof v);
+    pthread_mutex_lock(&rt.lock);
+    if (rt.phase == RT_LAUNCHING) {
+        rt.phase = launch_spawner() == 0 ? RT_UP : RT_DOWN;
+        pthread_cond_broadcast(&rt.cond);
+    }
+    struct { pid_t pid; int wstatus; } due[OHNCP_MAX_CHILDREN_HARD];
+    int ndue = 0;
+    for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        struct slot *s = &rt.slots[i];
+        if (s->state != SLOT_FREE && s->notify_pending) {
+            due[ndue].pid = s->pid;
+            due[ndue++].wstatus = s->wstatus;
+            slot_free(i);
+        }
+    }
+    pthread_mutex_unlock(&rt.lock);
+    for (int i = 0; i < ndue; i++)
+        run_exit_callbacks(due[i].pid, due[i].wstatus);
+}
+
+/* Reads exit events until the socket is empty; false if the spawner is gone. */
+static bool handle_events(void) {
+    for (;;) {
+        struct proto_exit ev;
+        struct iovec iov = {.iov_base = &ev, .iov_len = sizeof ev};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        ssize_t n = sys_recvmsg(rt.ctl_fd, &msg, MSG_DONTWAIT);
+        if (n == -EAGAIN)
+            return true;
+        if (n <= 0)
+            return false;
+        if (n != sizeof ev || ev.type != PROTO_EXIT || ev.slot >= OHNCP_MAX_CHILDREN_HARD)
+            continue; /* our own spawner never sends this; ignore it */
+        pthread_mutex_lock(&rt.lock);
+        bool notify = slot_exited((int)ev.slot, ev.pid, ev.wstatus);
+        pthread_mutex_unlock(&rt.lock);
+        if (notify)
+            run_exit_callbacks(ev.pid, ev.wstatus);
+    }
+}
+
+static void *runtime_thread(void *arg) {
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&rt.lock);
+        struct pollfd p[2] = {
+            {.fd = rt.wake_fd, .events = POLLIN},
+            {.fd = rt.phase == RT_UP ? rt.ctl_fd : -1, .events = POLLIN},
+        };
+        pthread_mutex_unlock(&rt.lock);
+        if (poll(p, 2, -1) < 0)
+            continue; /* EINTR: all signals are blocked here, but be safe */
+        if (p[1].revents && !handle_events())
+            spawner_lost();
+        if (p[0].revents)
+            handle_wake();
+    }
+    return NULL;
+}
+
+/* Start the runtime thread (lock held). All signals are blocked in it so it
+ * never takes a signal meant for the application. */
+static int start_thread(void) {
+    rt.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (rt.wake_fd < 0)
+        return -errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&rt.thread, NULL, runtime_thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        sys_closep(&rt.wake_fd);
+        return -rc;
+    }
+    pthread_setname_np(rt.thread, "ohncp-runtime");
+    rt.thread_running = true;
+    return 0;
+}
+
+/* Make sure a spawner is running (lock held). Returns an NCP code. */
+static int ensure_up(void) {
+    if (rt.phase == RT_UP)
+        return NCP_NO_ERROR;
+    if (!rt.thread_running) {
+        int rc = start_thread();
+        if (rc < 0)
+            return ncp_fail(NCP_ERR_INTERNAL, "cannot start the runtime thread: %s", strerror(-rc));
+    }
+    if (pthread_equal(pthread_self(), rt.thread)) {
+        /* Called from an exit callback: launch here, nobody else can. */
+        rt.phase = launch_spawner() == 0 ? RT_UP : RT_DOWN;
+        pthread_cond_broadcast(&rt.cond);
+    } else {
+        if (rt.phase == RT_DOWN) {
+            rt.phase = RT_LAUNCHING;
+            wake_runtime();
+        }
+        while (rt.phase == RT_LAUNCHING)
+            pthread_cond_wait(&rt.cond, &rt.lock);
+    }
+    if (rt.phase != RT_UP)
+        return ncp_fail(NCP_ERR_SERVICE_ERROR, "%s", rt.launch_error);
+    return NCP_NO_ERROR;
+}
+
+/* ---- 5. start -------------------------------------------------------------- */
+
+/* "{bundle}:{name}" (spec §5); the default name is Native_{stem}{N}. */
+static void process_name(const struct ncp_start_req *req, char *out, size_t size) {
+    const char *bundle = getenv("OHNCP_BUNDLE_NAME");
+    if (bundle == NULL || *bundle == '\0')
+        bundle = program_invocation_short_name;
+    if (req->process_name != NULL) {
+        snprintf(out, size, "%.255s:%s", bundle, req->process_name);
+        return;
+    }
+    const char *base = req->lib;
+    for (size_t i = 0; i < req->lib_len; i++)
+        if (req->lib[i] == '/')
+            base = req->lib + i + 1;
+    size_t len = (size_t)(req->lib + req->lib_len - base);
+    if (len > 3 && memcmp(base, "lib", 3) == 0) {
+        base += 3;
+        len -= 3;
+    }
+    const char *dot = memchr(base, '.', len);
+    if (dot != NULL)
+        len = (size_t)(dot - base);
+    unsigned long n = __atomic_add_fetch(&rt.name_counter, 1, __ATOMIC_RELAXED);
+    snprintf(out, size, "%.255s:Native_%.*s%lu", bundle, (int)(len > 64 ? 64 : len), base, n);
+}
+
+struct request {
+    struct proto_start hdr;
+    char *payload;
+    int fds[PROTO_FIXED_FDS + PROTO_MAX_FDS];
+    int nfds;
+    int memfd;
+};
+
+static char *put(char *p, const void *src, size_t len) {
+    memcpy(p, src, len);
+    p[len] = '\0';
+    return p + len + 1;
+}
+
+/* Serialise the payload: lib, sym, params, names, env, process name. */
+static int build_payload(const struct ncp_start_req *req, struct request *r) {
+    char pname[PROTO_NAME_MAX];
+    process_name(req, pname, sizeof pname);
+    size_t names_len = 0, env_len = 0, nenv = 0;
+    for (int i = 0; i < req->nfds; i++)
+        names_len += strlen(req->names[i]) + 1;
+    for (char **e = environ; e != NULL && *e != NULL; e++, nenv++)
+        env_len += strlen(*e) + 1;
+    size_t pname_len = strlen(pname) + 1;
+    size_t total = req->lib_len + 1 + req->sym_len + 1 + req->params_len + 1 + names_len +
+                   env_len + pname_len;
+    if (total > PROTO_PAYLOAD_MAX)
+        return ncp_fail(NCP_ERR_INVALID_PARAM, "request too large (environment of %zu bytes)", env_len);
+    char *p = r->payload = malloc(total);
+    if (p == NULL)
+        return ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+    p = put(p, req->lib, req->lib_len);
+    p = put(p, req->sym, req->sym_len);
+    p = put(p, req->params, req->params_len);
+    for (int i = 0; i < req->nfds; i++)
+        p = put(p, req->names[i], strlen(req->names[i]));
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        p = put(p, *e, strlen(*e));
+    put(p, pname, pname_len - 1);
+    r->hdr.lib_len = (uint32_t)req->lib_len + 1;
+    r->hdr.sym_len = (uint32_t)req->sym_len + 1;
+    r->hdr.params_len = (uint32_t)req->params_len + 1;
+    r->hdr.names_len = (uint32_t)names_len;
+    r->hdr.env_len = (uint32_t)env_len;
+    r->hdr.nenv = (uint32_t)nenv;
+    r->hdr.pname_len = (uint32_t)pname_len;
+    r->hdr.payload_len = (uint32_t)total;
+    return NCP_NO_ERROR;
+}
+
+/* Large payloads go through a sealed-size memfd instead of the socket. */
+static int payload_to_memfd(struct request *r) {
+    r->memfd = memfd_create("ohncp-request", MFD_CLOEXEC);
+    if (r->memfd < 0)
+        return ncp_fail(NCP_ERR_INTERNAL, "memfd_create: %s", strerror(errno));
+    ssize_t n = sys_write_all(r->memfd, r->payload, r->hdr.payload_len);
+    if (n < 0)
+        return ncp_fail(NCP_ERR_INTERNAL, "writing the request: %s", strerror((int)-n));
+    r->hdr.flags |= PROTO_F_MEMFD;
+    return NCP_NO_ERROR;
+}
+
+/* fds in SCM_RIGHTS order (proto.h); only the report pipe and cwd are ours. */
+static int collect_fds(const struct ncp_start_req *req, struct request *r, int report_w) {
+    int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cwd < 0)
+        return ncp_fail(NCP_ERR_INTERNAL, "cannot open the working directory: %s", strerror(errno));
+    r->fds[r->nfds++] = report_w;
+    r->fds[r->nfds++] = cwd;
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0) {
+            r->hdr.std_mask |= 1u << fd;
+            r->fds[r->nfds++] = fd;
+        }
+    }
+    if (r->memfd >= 0)
+        r->fds[r->nfds++] = r->memfd;
+    for (int i = 0; i < req->nfds; i++)
+        r->fds[r->nfds++] = req->fds[i];
+    r->hdr.nfds = (uint32_t)req->nfds;
+    return NCP_NO_ERROR;
+}
+
+static int send_request(struct request *r) {
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * (PROTO_FIXED_FDS + PROTO_MAX_FDS))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov[2] = {{.iov_base = &r->hdr, .iov_len = sizeof r->hdr},
+                           {.iov_base = r->payload, .iov_len = r->hdr.payload_len}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = r->memfd >= 0 ? 1 : 2,
+                         .msg_control = u.buf,
+                         .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)r->nfds)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)r->nfds);
+    memcpy(CMSG_DATA(c), r->fds, sizeof(int) * (size_t)r->nfds);
+    ssize_t n = sys_sendmsg(rt.ctl_fd, &msg, 0);
+    if (n < 0)
+        return ncp_fail(NCP_ERR_SERVICE_ERROR, "cannot reach the spawner: %s", strerror((int)-n));
+    return NCP_NO_ERROR;
+}
+
+static int start_timeout_ms(void) {
+    const char *v = getenv("OHNCP_START_TIMEOUT_MS");
+    long ms = v != NULL && *v != '\0' ? strtol(v, NULL, 10) : 10000;
+    return ms > 0 && ms < INT_MAX ? (int)ms : 10000;
+}
+
+static void send_kill(int slot, pid_t pid) {
+    struct proto_kill k = {.type = PROTO_KILL, .slot = (uint32_t)slot, .pid = pid};
+    struct iovec iov = {.iov_base = &k, .iov_len = sizeof k};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    (void)sys_sendmsg(rt.ctl_fd, &msg, 0);
+}
+
+/* Wait for the one report the child (or the spawner) writes. */
+static int await_report(int report_r, int slot, int32_t *ret_pid) {
+    struct proto_report rep;
+    int ev = sys_poll1(report_r, POLLIN, start_timeout_ms());
+    if (ev == 0) {
+        send_kill(slot, 0);
+        return ncp_fail(NCP_ERR_TIMEOUT, "the child did not load its library within %d ms",
+                        start_timeout_ms());
+    }
+    ssize_t n = ev < 0 ? ev : sys_read(report_r, &rep, sizeof rep);
+    if (n != (ssize_t)sizeof rep) {
+        pthread_mutex_lock(&rt.lock);
+        bool up = rt.phase == RT_UP;
+        pthread_mutex_unlock(&rt.lock);
+        if (!up)
+            return ncp_fail(NCP_ERR_SERVICE_ERROR, "the spawner exited during the start");
+        return ncp_fail(NCP_ERR_LIB_LOADING_FAILED, "the child died while loading the library");
+    }
+    rep.msg[sizeof rep.msg - 1] = '\0';
+    if (rep.code != NCP_NO_ERROR)
+        return ncp_fail(rep.code, "%s", rep.msg);
+    *ret_pid = rep.pid;
+    return NCP_NO_ERROR;
+}
+
+int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
+    struct request r = {.hdr = {.type = PROTO_START}, .memfd = -1};
+    int pipefd[2] = {-1, -1}, slot = -1;
+    pthread_mutex_lock(&rt.lock);
+    int rc = ensure_up();
+    if (rc == NCP_NO_ERROR && (slot = slot_reserve()) < 0)
+        rc = ncp_fail(NCP_ERR_MAX_CHILD_PROCESSES_REACHED, "%d children are alive (the limit)",
+                      rt.used);
+    pthread_mutex_unlock(&rt.lock);
+    if (rc != NCP_NO_ERROR)
+        return rc;
+    r.hdr.slot = (uint32_t)slot;
+    rc = build_payload(req, &r);
+    if (rc == NCP_NO_ERROR && r.hdr.payload_len > PROTO_INLINE_MAX)
+        rc = payload_to_memfd(&r);
+    if (rc == NCP_NO_ERROR && pipe2(pipefd, O_CLOEXEC) < 0)
+        rc = ncp_fail(NCP_ERR_INTERNAL, "pipe2: %s", strerror(errno));
+    if (rc == NCP_NO_ERROR)
+        rc = collect_fds(req, &r, pipefd[1]);
+    bool sent = rc == NCP_NO_ERROR && (rc = send_request(&r)) == NCP_NO_ERROR;
+    if (r.nfds > 1)
+        sys_close(r.fds[1]); /* cwd */
+    sys_closep(&pipefd[1]);
+    sys_close(r.memfd);
+    free(r.payload);
+    int32_t pid = 0;
+    if (sent)
+        rc = await_report(pipefd[0], slot, &pid);
+    sys_close(pipefd[0]);
+    pthread_mutex_lock(&rt.lock);
+    if (sent) {
+        slot_caller_done(slot, rc == NCP_NO_ERROR, pid);
+    } else {
+        slot_free(slot); /* the spawner never heard of it */
+    }
+    pthread_mutex_unlock(&rt.lock);
+    if (rc == NCP_NO_ERROR)
+        *ret_pid = pid;
+    return rc;
+}
+
+/* ---- 6. kill, callback registration ------------------------------------------ */
+
+int runtime_kill(int32_t pid) {
+    int slot = -1;
+    pthread_mutex_lock(&rt.lock);
+    for (int i = 0; pid > 0 && i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        const struct slot *s = &rt.slots[i];
+        if (s->state != SLOT_FREE && s->pid == pid && s->caller_done && !s->failed && !s->exited) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot >= 0 && rt.phase == RT_UP)
+        send_kill(slot, pid); /* the spawner checks slot and pid again */
+    pthread_mutex_unlock(&rt.lock);
+    if (slot < 0)
+        return ncp_fail(NCP_ERR_INVALID_PID, "pid %d is not a live child of this process", (int)pid);
+    return NCP_NO_ERROR;
+}
+
+static int find_cb(void *fn, void *user, bool raw) {
+    for (int i = 0; i < rt.ncbs; i++)
+        if (rt.cbs[i].fn == fn && rt.cbs[i].user == user && rt.cbs[i].raw == raw)
+            return i;
+    return -1;
+}
+
+int runtime_add_exit_cb(void *fn, void *user, bool raw) {
+    int rc = NCP_NO_ERROR;
+    pthread_mutex_lock(&rt.cb_lock);
+    if (find_cb(fn, user, raw) < 0) {
+        if (rt.ncbs == MAX_EXIT_CBS)
+            rc = ncp_fail(NCP_ERR_INTERNAL, "more than %d exit callbacks", MAX_EXIT_CBS);
+        else
+            rt.cbs[rt.ncbs++] = (struct exit_cb){fn, user, raw};
+    }
+    pthread_mutex_unlock(&rt.cb_lock);
+    return rc;
+}
+
+int runtime_remove_exit_cb(void *fn, void *user, bool raw) {
+    int rc = NCP_NO_ERROR;
+    pthread_mutex_lock(&rt.cb_lock);
+    int i = find_cb(fn, user, raw);
+    if (i < 0) {
+        rc = ncp_fail(NCP_ERR_CALLBACK_NOT_EXIST, "callback is not registered");
+    } else {
+        memmove(&rt.cbs[i], &rt.cbs[i + 1], (size_t)(rt.ncbs - i - 1) * sizeof rt.cbs[0]);
+        rt.ncbs--;
+    }
+    pthread_mutex_unlock(&rt.cb_lock);
+    return rc;
+}
+
+/* ---- 7. fork safety ---------------------------------------------------------- */
+
+/* A fork()ed copy of the parent has none of our threads and must not talk on
+ * the original's sockets: it gets a fresh runtime on first use. Its children
+ * (none yet) and the exit callbacks it registered carry over. */
+static void atfork_prepare(void) {
+    pthread_mutex_lock(&rt.lock);
+    pthread_mutex_lock(&rt.cb_lock);
+}
+
+static void atfork_parent(void) {
+    pthread_mutex_unlock(&rt.cb_lock);
+    pthread_mutex_unlock(&rt.lock);
+}
+
+static void atfork_child(void) {
+    pthread_mutex_init(&rt.lock, NULL);
+    pthread_mutex_init(&rt.cb_lock, NULL);
+    pthread_cond_init(&rt.cond, NULL);
+    sys_closep(&rt.ctl_fd);
+    sys_closep(&rt.wake_fd);
+    rt.phase = RT_DOWN;
+    rt.thread_running = false;
+    rt.spawner_pid = 0;
+    memset(rt.slots, 0, sizeof rt.slots);
+    rt.used = 0;
+}
+
+__attribute__((constructor)) static void runtime_init(void) {
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}

@@ -114,8 +114,8 @@ static entry_fn load_entry(const struct child_req *r) {
 /* The fd list, in the (already sorted) order of the names. */
 static NativeChildProcess_Args *build_args(const struct child_req *r) {
     NativeChildProcess_Args *args = calloc(1, sizeof *args);
-    NativeChildProcess_Fd *nodes = calloc((size_t)r->nfds + 1, sizeof *nodes);
-    if (args == NULL || nodes == NULL)
+    NativeChildProcess_Fd *nodes = r->nfds > 0 ? calloc((size_t)r->nfds, sizeof *nodes) : NULL;
+    if (args == NULL || (r->nfds > 0 && nodes == NULL))
         fail(r, NCP_ERR_INTERNAL, "out of memory");
     args->entryParams = (char *)r->params;
     for (int i = 0; i < r->nfds; i++) {
@@ -124,7 +124,7 @@ static NativeChildProcess_Args *build_args(const struct child_req *r) {
         nodes[i].next = i + 1 < r->nfds ? &nodes[i + 1] : NULL;
         (void)sys_set_cloexec(r->fds[i], 0); /* inherited by the entry's own execs */
     }
-    args->fdList.head = r->nfds > 0 ? nodes : NULL;
+    args->fdList.head = nodes;
     return args;
 }
 

@@ -272,6 +272,11 @@ static __attribute__((noreturn)) void shutdown_all(void) {
 static int setup(int argc, char **argv, sigset_t *mask) {
     if (argc < 3)
         return -1;
+    /* The parent's fds without close-on-exec came along through exec; none
+     * of them is ours to keep (a child holding a pipe end open would keep
+     * the parent's reader waiting for EOF). */
+    if (close_range(CTL_FD + 1, ~0U, 0) < 0)
+        return -1;
     pid_t parent = (pid_t)atoi(argv[1]);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         return -1; /* the parent died before we could watch it */

@@ -1,0 +1,194 @@
+"""Build steps that pyproject.toml cannot express.
+
+``build_ext`` does four things, in this order:
+
+1. configures and builds the C runtime with CMake (Release, no tests) in the
+   build temp directory;
+2. copies ``libchild_process.so``, ``libipc_capi.so`` and ``ohncp-spawner``
+   into the package as ``ohncp/_lib/`` and the public headers into
+   ``ohncp/include/``;
+3. builds the cffi extension ``ohncp._ohncp`` (see build_ffi.py) against
+   those libraries, with rpath ``$ORIGIN/_lib``;
+4. compiles the demo child library ``ohncp/demo/demo_child.c`` into
+   ``ohncp/_lib/libohncp_demo.so``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+RUNTIME_FILES = ("libchild_process.so", "libipc_capi.so", "ohncp-spawner")
+
+
+def _cmake() -> str:
+    found = shutil.which("cmake")
+    if found is None:
+        sys.exit("ohncp: cmake not found (it is a build requirement: pip install cmake)")
+    return found
+
+
+_Segments = tuple[str, bool, list[tuple[int, int, int]], tuple[int, int]]
+
+
+def _elf_segments(data: bytes | bytearray) -> _Segments:
+    """Return (byte order, 64-bit?, PT_LOAD (vaddr, offset, size)s, PT_DYNAMIC (offset, size))."""
+    wide = data[4] == 2
+    order = "<" if data[5] == 1 else ">"
+    if wide:
+        (phoff,) = struct.unpack_from(order + "Q", data, 0x20)
+        phentsize, phnum = struct.unpack_from(order + "HH", data, 0x36)
+        ph_format, picks = order + "IIQQQQQQ", (0, 2, 3, 5)
+    else:
+        (phoff,) = struct.unpack_from(order + "I", data, 0x1C)
+        phentsize, phnum = struct.unpack_from(order + "HH", data, 0x2A)
+        ph_format, picks = order + "IIIIIIII", (0, 1, 2, 4)
+    loads, dynamic = [], (0, 0)
+    for i in range(phnum):
+        fields = struct.unpack_from(ph_format, data, phoff + i * phentsize)
+        p_type, p_offset, p_vaddr, p_filesz = (fields[k] for k in picks)
+        if p_type == 1:  # PT_LOAD
+            loads.append((p_vaddr, p_offset, p_filesz))
+        elif p_type == 2:  # PT_DYNAMIC
+            dynamic = (p_offset, p_filesz)
+    return order, wide, loads, dynamic
+
+
+def _runpath_strings(data: bytes | bytearray) -> list[int]:
+    """Return the file offsets of the DT_RPATH/DT_RUNPATH strings of an ELF image."""
+    order, wide, loads, (dyn_offset, dyn_size) = _elf_segments(data)
+    dyn_format = order + ("qQ" if wide else "iI")
+    step = struct.calcsize(dyn_format)
+    strtab, values = None, []
+    for at in range(dyn_offset, dyn_offset + dyn_size, step):
+        tag, value = struct.unpack_from(dyn_format, data, at)
+        if tag == 0:  # DT_NULL
+            break
+        if tag == 5:  # DT_STRTAB, a virtual address
+            strtab = next(
+                offset + value - vaddr
+                for vaddr, offset, size in loads
+                if vaddr <= value < vaddr + size
+            )
+        elif tag in (15, 29):  # DT_RPATH, DT_RUNPATH: offsets into the strtab
+            values.append(value)
+    return [] if strtab is None else [strtab + value for value in values]
+
+
+def _keep_origin_runpath(path: Path) -> None:
+    """Drop every RUNPATH/RPATH entry of ELF file ``path`` but the ``$ORIGIN`` ones.
+
+    CMake pads build-tree rpaths with ':' so that ``cmake --install`` can
+    rewrite them in place, and Python's link flags may add their own
+    directories. An empty entry makes the dynamic linker search the current
+    directory and an absolute one points into a machine's build tree, so in
+    the bundle only ``$ORIGIN...`` entries stay. The string is rewritten in
+    place (NUL-padded), the same way CMake edits rpaths.
+    """
+    data = bytearray(path.read_bytes())
+    if data[:4] != b"\x7fELF":
+        return
+    for start in _runpath_strings(data):
+        end = data.index(0, start)
+        old = bytes(data[start:end]).split(b":")
+        new = b":".join(entry for entry in old if entry.startswith(b"$ORIGIN"))
+        if not new and end - start >= len(b"$ORIGIN"):
+            new = b"$ORIGIN"  # never leave "": that too would mean the cwd
+        data[start:end] = new.ljust(end - start, b"\0")
+    path.write_bytes(bytes(data))
+
+
+class BuildRuntimeThenExtension(build_ext):
+    """build_ext that first builds and bundles the C runtime."""
+
+    def run(self) -> None:
+        """Build the runtime, bundle it, then build the extension and the demo."""
+        lib_dir = self._build_runtime()
+        package_dir = Path(self.get_ext_fullpath("ohncp._ohncp")).parent
+        self._bundle(lib_dir, package_dir)
+        for ext in self.extensions:
+            ext.library_dirs.append(str(lib_dir))
+        super().run()
+        self._build_demo(package_dir / "_lib")
+        for path in [
+            Path(self.get_ext_fullpath("ohncp._ohncp")),
+            *sorted((package_dir / "_lib").iterdir()),
+        ]:
+            _keep_origin_runpath(path)
+
+    def _build_runtime(self) -> Path:
+        """Build the runtime with CMake; return the directory holding it."""
+        build_dir = Path(self.build_temp).resolve() / "ohncp-runtime"
+        try:
+            self._cmake(build_dir)
+        except subprocess.CalledProcessError:
+            # A directory left by another CMake or another (since deleted)
+            # isolated build environment: start over once.
+            shutil.rmtree(build_dir, ignore_errors=True)
+            self._cmake(build_dir)
+        return build_dir / "lib"
+
+    @staticmethod
+    def _cmake(build_dir: Path) -> None:
+        cmake = _cmake()
+        subprocess.run(
+            [
+                cmake,
+                "-S",
+                str(ROOT),
+                "-B",
+                str(build_dir),
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DOHNCP_BUILD_TESTS=OFF",
+                # A user's newer compiler may warn where ours does not; that
+                # must not fail their install (CI builds with -Werror).
+                "-DOHNCP_WERROR=OFF",
+                # Build-tree rpaths as $ORIGIN, never absolute paths into
+                # this (temporary) build directory.
+                "-DCMAKE_BUILD_RPATH_USE_ORIGIN=ON",
+            ],
+            check=True,
+        )
+        jobs = str(os.cpu_count() or 1)
+        subprocess.run([cmake, "--build", str(build_dir), "-j", jobs], check=True)
+
+    def _bundle(self, lib_dir: Path, package_dir: Path) -> None:
+        """Copy the runtime into ohncp/_lib and the headers into ohncp/include."""
+        dest = package_dir / "_lib"
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in RUNTIME_FILES:
+            shutil.copy2(lib_dir / name, dest / name)
+        include = package_dir / "include"
+        shutil.rmtree(include, ignore_errors=True)
+        shutil.copytree(ROOT / "include", include)
+
+    def _build_demo(self, lib_dir: Path) -> None:
+        """Compile the demo child library against the bundled runtime."""
+        source = ROOT / "ohncp" / "demo" / "demo_child.c"
+        objects = self.compiler.compile(
+            [os.path.relpath(source)],
+            output_dir=self.build_temp,
+            include_dirs=[str(ROOT / "include")],
+            extra_postargs=["-fPIC", "-Wall", "-Wextra", "-O2"],
+        )
+        self.compiler.link_shared_object(
+            objects,
+            str(lib_dir / "libohncp_demo.so"),
+            library_dirs=[str(lib_dir)],
+            libraries=["child_process"],
+            extra_postargs=["-Wl,-rpath,$ORIGIN"],
+        )
+
+
+setup(
+    cmdclass={"build_ext": BuildRuntimeThenExtension},
+    cffi_modules=["build_ffi.py:ffibuilder"],
+)

@@ -67,7 +67,9 @@ static struct {
     int phase;
     bool thread_running;
     pthread_t thread;
-    int ctl_fd;  /* our end of the spawner socket; the number never changes */
+    int ctl_fd;  /* control socket to the spawner: KILL out, EXIT in */
+    int start_fd; /* start socket: START out, to the spawner's standby child;
+                   * the numbers of both never change once created */
     int wake_fd; /* eventfd that wakes the runtime thread */
     pid_t spawner_pid;
     char launch_error[256];
@@ -82,6 +84,7 @@ static struct {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .cond = PTHREAD_COND_INITIALIZER,
     .ctl_fd = -1,
+    .start_fd = -1,
     .wake_fd = -1,
     .cb_lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -196,7 +199,8 @@ static int find_spawner(char *out, size_t size) {
     return access(out, X_OK) == 0 ? 0 : -ENOENT;
 }
 
-static int spawn_attrs(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa, int child_end) {
+static int spawn_attrs(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa,
+                       const int *child_ends) {
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
@@ -209,31 +213,54 @@ static int spawn_attrs(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa, 
         rc = posix_spawnattr_setsigdefault(attr, &all);
     if (rc == 0)
         rc = posix_spawn_file_actions_init(fa);
-    if (rc == 0) /* dup2 onto 3 clears close-on-exec; child_end is never 3 */
-        rc = posix_spawn_file_actions_adddup2(fa, child_end, 3);
+    /* dup2 onto 3 and 4 clears close-on-exec; the ends are >= 5 (never 3
+     * or 4, where dup2 would be a no-op that keeps the flag) */
+    if (rc == 0)
+        rc = posix_spawn_file_actions_adddup2(fa, child_ends[0], 3);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_adddup2(fa, child_ends[1], 4);
     return -rc;
+}
+
+/* Make a socketpair whose first end lands on `*fixed` (created the first
+ * time, replaced in place later, so a number a sender read is never some
+ * other file) and whose second end is >= 5. */
+static int spawner_socket(int *fixed, int *child_end) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    int rc = 0;
+    *child_end = fcntl(sv[1], F_DUPFD_CLOEXEC, 5);
+    if (*child_end < 0)
+        rc = -errno;
+    else if (*fixed < 0 && (*fixed = fcntl(sv[0], F_DUPFD_CLOEXEC, 3)) < 0)
+        rc = -errno;
+    else if (*fixed >= 0 && dup3(sv[0], *fixed, O_CLOEXEC) < 0)
+        rc = -errno;
+    sys_close(sv[0]);
+    sys_close(sv[1]);
+    if (rc < 0)
+        sys_closep(child_end);
+    return rc;
 }
 
 /* Launch a spawner from the runtime thread (lock held). */
 static int launch_spawner(void) {
     char path[PATH_MAX];
-    int sv[2] = {-1, -1}, child_end = -1;
+    int ends[2] = {-1, -1};
     if (find_spawner(path, sizeof path) < 0) {
         snprintf(rt.launch_error, sizeof rt.launch_error,
                  "ohncp-spawner not found next to libchild_process.so (set OHNCP_SPAWNER)");
         return -ENOENT;
     }
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        goto fail_errno;
-    child_end = fcntl(sv[1], F_DUPFD_CLOEXEC, 4); /* never 3: see spawn_attrs */
-    if (child_end < 0)
-        goto fail_errno;
-    if (rt.ctl_fd < 0) {
-        rt.ctl_fd = fcntl(sv[0], F_DUPFD_CLOEXEC, 3);
-        if (rt.ctl_fd < 0)
-            goto fail_errno;
-    } else if (dup3(sv[0], rt.ctl_fd, O_CLOEXEC) < 0) {
-        goto fail_errno;
+    int rc = spawner_socket(&rt.ctl_fd, &ends[0]);
+    if (rc == 0)
+        rc = spawner_socket(&rt.start_fd, &ends[1]);
+    if (rc < 0) {
+        snprintf(rt.launch_error, sizeof rt.launch_error, "cannot set up the spawner sockets: %s",
+                 strerror(-rc));
+        sys_close(ends[0]);
+        return rc;
     }
     char ppid[24], pad[PROTO_NAME_MAX];
     snprintf(ppid, sizeof ppid, "%d", (int)getpid());
@@ -242,24 +269,16 @@ static int launch_spawner(void) {
     char *argv[] = {path, ppid, pad, NULL};
     posix_spawnattr_t attr;
     posix_spawn_file_actions_t fa;
-    int rc = spawn_attrs(&attr, &fa, child_end);
+    rc = spawn_attrs(&attr, &fa, ends);
     if (rc == 0)
         rc = -posix_spawn(&rt.spawner_pid, path, &fa, &attr, argv, environ);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
-    sys_close(sv[0]);
-    sys_close(sv[1]);
-    sys_close(child_end);
+    sys_close(ends[0]);
+    sys_close(ends[1]);
     if (rc < 0)
-        snprintf(rt.launch_error, sizeof rt.launch_error, "cannot start %.200s: %s", path, strerror(-rc));
-    return rc;
-fail_errno:
-    rc = -errno;
-    snprintf(rt.launch_error, sizeof rt.launch_error, "cannot set up the spawner socket: %s",
-             strerror(errno));
-    sys_close(sv[0]);
-    sys_close(sv[1]);
-    sys_close(child_end);
+        snprintf(rt.launch_error, sizeof rt.launch_error, "cannot start %.200s: %s", path,
+                 strerror(-rc));
     return rc;
 }
 
@@ -522,7 +541,7 @@ static int send_request(struct request *r) {
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)r->nfds);
     memcpy(CMSG_DATA(c), r->fds, sizeof(int) * (size_t)r->nfds);
-    ssize_t n = sys_sendmsg(rt.ctl_fd, &msg, 0);
+    ssize_t n = sys_sendmsg(rt.start_fd, &msg, 0);
     if (n < 0)
         return ncp_fail(NCP_ERR_SERVICE_ERROR, "cannot reach the spawner: %s", strerror((int)-n));
     return NCP_NO_ERROR;
@@ -681,6 +700,7 @@ static void atfork_child(void) {
     pthread_mutex_init(&rt.cb_lock, NULL);
     pthread_cond_init(&rt.cond, NULL);
     sys_closep(&rt.ctl_fd);
+    sys_closep(&rt.start_fd);
     sys_closep(&rt.wake_fd);
     rt.phase = RT_DOWN;
     rt.thread_running = false;

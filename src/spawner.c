@@ -1,18 +1,27 @@
 /*
- * spawner.c - ohncp-spawner: forks every child of one parent process.
+ * spawner.c - ohncp-spawner: makes every child of one parent process.
  *
  * Map:
  *   1. state: the exported child-state symbol, the children table
  *   2. exit events (queued, sent without blocking)
- *   3. requests: START and KILL
- *   4. shutdown and main loop
+ *   3. the standby child
+ *   4. requests: KILL, and START when there is no standby
+ *   5. shutdown and main loop
  *
- * Started once per parent by libchild_process.so with its control socket as
- * fd 3 and argv = {path, parent pid, padding}. Single-threaded, so children
- * forked here may allocate and dlopen freely. It is the children's real
- * parent, so a pid in its table cannot be recycled before it is reaped
- * here: kill() by pid is race-free without pidfds. It dies with the parent
- * (PR_SET_PDEATHSIG, and EOF on the socket) and takes the children with it.
+ * Started once per parent by libchild_process.so with the control socket
+ * as fd 3, the start socket as fd 4, argv = {path, parent pid, padding}.
+ * Single-threaded, so children forked here may allocate and dlopen freely.
+ *
+ * Starts take the fork off their path: pre-forked, pre-faulted standby
+ * children wait on the start socket; one takes the next request itself,
+ * tells us its slot, and becomes that child while we fork a replacement.
+ * With no standby (fork failing) we take requests ourselves and fork per
+ * request.
+ *
+ * We are the children's real parent, so a pid in our table cannot be
+ * recycled before it is reaped here: kill() by pid is race-free without
+ * pidfds. We die with the parent (PR_SET_PDEATHSIG, and EOF on the control
+ * socket) and take the children with us.
  */
 #include "internal.h"
 #include "spawner.h"
@@ -21,6 +30,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -35,17 +45,19 @@ __attribute__((visibility("default"))) struct ohncp_spawner_state ohncp_spawner_
     .version = OHNCP_STATE_VERSION,
 };
 
+struct map_range spawner_ranges[MAX_MAP_RANGES];
+int spawner_nranges;
 char *spawner_argv_area;
 size_t spawner_argv_len;
 pid_t spawner_pid;
 struct rlimit spawner_orig_nofile;
 
-#define CTL_FD 3
 #define MAX_KIDS 1024
+#define NO_SLOT UINT32_MAX
 
 static struct kid {
     pid_t pid;
-    uint32_t slot;
+    uint32_t slot; /* NO_SLOT: the standby, not yet a child */
 } kids[MAX_KIDS];
 static int nkids;
 
@@ -85,6 +97,84 @@ static bool flush_exits(void) {
     return true;
 }
 
+/* ---- 3. the standby children ------------------------------------------------------ */
+
+/* Two standbys wait at once, so back-to-back starts find one ready while
+ * the replacement for the previous one is still being forked. */
+#define STANDBY_POOL 2
+
+static struct standby {
+    pid_t pid;   /* 0: free place */
+    int note_fd; /* read end of its note pipe */
+    bool taken;  /* it took a request and is starting; its place frees at EOF */
+} standbys[STANDBY_POOL] = {{0, -1, false}, {0, -1, false}};
+static int nready;                 /* standbys waiting for a request */
+static int standby_failures;       /* died in a row without taking a request */
+static long long standby_retry_ns; /* after failures, no new standby before this */
+
+static int standby_pool = STANDBY_POOL; /* OHNCP_STANDBY may lower it */
+
+static void make_standbys(void) {
+    for (int i = 0; i < standby_pool; i++) {
+        if (standbys[i].pid != 0)
+            continue;
+        if (nkids == MAX_KIDS || sys_now_ns() < standby_retry_ns)
+            return;
+        int note[2];
+        if (pipe2(note, O_CLOEXEC | O_NONBLOCK) < 0)
+            return;
+        pid_t pid = fork();
+        if (pid == 0) {
+            sys_close(note[0]);
+            standby_run(note[1]);
+        }
+        sys_close(note[1]);
+        if (pid < 0) {
+            sys_close(note[0]);
+            standby_retry_ns = sys_now_ns() + 100000000LL; /* meanwhile: fork per request */
+            return;
+        }
+        standbys[i] = (struct standby){pid, note[0], false};
+        nready++;
+        kids[nkids++] = (struct kid){pid, NO_SLOT};
+    }
+}
+
+/* Standby i's note pipe: first its slot when it takes a request, then EOF
+ * once it has reported to the caller (or died). Its place is refilled only
+ * at EOF, so the fork of a replacement does not compete for a CPU with the
+ * start in progress; the other standby serves back-to-back starts. */
+static void collect_note(int i) {
+    struct standby *sb = &standbys[i];
+    struct standby_note note;
+    ssize_t n = sys_read(sb->note_fd, &note, sizeof note);
+    if (n == (ssize_t)sizeof note && !sb->taken) {
+        int k = find_kid(sb->pid);
+        if (k >= 0)
+            kids[k].slot = note.slot;
+        sb->taken = true;
+        nready--;
+        standby_failures = 0;
+        n = sys_read(sb->note_fd, &note, sizeof note); /* EOF already? */
+    }
+    if (n == -EAGAIN)
+        return;
+    if (!sb->taken) {
+        nready--;
+        if (++standby_failures >= 3) /* they keep dying: back off */
+            standby_retry_ns = sys_now_ns() + 100000000LL;
+    }
+    sys_closep(&sb->note_fd);
+    *sb = (struct standby){0, -1, false};
+}
+
+static int find_standby(pid_t pid) {
+    for (int i = 0; i < STANDBY_POOL; i++)
+        if (standbys[i].pid == pid)
+            return i;
+    return -1;
+}
+
 static void reap(int sigfd) {
     struct signalfd_siginfo si;
     while (sys_read(sigfd, &si, sizeof si) > 0)
@@ -94,123 +184,38 @@ static void reap(int sigfd) {
         pid_t pid = waitpid(-1, &st, WNOHANG);
         if (pid <= 0)
             break;
+        int sb = find_standby(pid);
+        if (sb >= 0)
+            collect_note(sb); /* it may have taken a request and exited already */
         int i = find_kid(pid);
         if (i < 0)
             continue;
-        queue_exit(kids[i].slot, pid, st);
+        if (kids[i].slot != NO_SLOT)
+            queue_exit(kids[i].slot, pid, st);
         kids[i] = kids[--nkids];
     }
 }
 
-/* ---- 3. requests ------------------------------------------------------------- */
+/* ---- 4. requests ------------------------------------------------------------- */
 
-/* Each section must be exactly `count` NUL-terminated strings filling `len`. */
-static const char *take_strings(const char **p, const char *end, uint32_t len, uint32_t count,
-                                const char **out) {
-    const char *start = *p;
-    if (len > (size_t)(end - start))
-        return NULL;
-    const char *q = start, *stop = start + len;
-    for (uint32_t i = 0; i < count; i++) {
-        const char *nul = memchr(q, '\0', (size_t)(stop - q));
-        if (nul == NULL)
-            return NULL;
-        if (out != NULL)
-            out[i] = q;
-        q = nul + 1;
-    }
-    if (q != stop)
-        return NULL;
-    *p = stop;
-    return start;
-}
-
-static int parse_sections(const struct proto_start *h, struct child_req *r) {
-    const char *p = r->payload, *end = r->payload + h->payload_len;
-    if (h->nenv > h->env_len)
-        return -1;
-    r->envp = calloc((size_t)h->nenv + 1, sizeof(char *));
-    if (r->envp == NULL)
-        return -1;
-    if ((r->lib = take_strings(&p, end, h->lib_len, 1, NULL)) == NULL ||
-        (r->sym = take_strings(&p, end, h->sym_len, 1, NULL)) == NULL ||
-        (r->params = take_strings(&p, end, h->params_len, 1, NULL)) == NULL ||
-        take_strings(&p, end, h->names_len, h->nfds, r->names) == NULL ||
-        take_strings(&p, end, h->env_len, h->nenv, (const char **)r->envp) == NULL ||
-        (r->pname = take_strings(&p, end, h->pname_len, 1, NULL)) == NULL || p != end)
-        return -1;
-    return 0;
-}
-
-/* Assign the received fds to their roles (proto.h order). */
-static int assign_fds(const struct proto_start *h, struct child_req *r, const int *fds, int n,
-                      int *memfd) {
-    int want = 2 + __builtin_popcount(h->std_mask & 7u) + (h->flags & PROTO_F_MEMFD ? 1 : 0) +
-               (int)h->nfds;
-    if (h->nfds > PROTO_MAX_FDS || n != want)
-        return -1;
-    int k = 0;
-    r->report_fd = fds[k++];
-    r->cwd_fd = fds[k++];
-    for (int i = 0; i < 3; i++)
-        r->std_fds[i] = h->std_mask & (1u << i) ? fds[k++] : -1;
-    *memfd = h->flags & PROTO_F_MEMFD ? fds[k++] : -1;
-    r->nfds = (int)h->nfds;
-    for (int i = 0; i < r->nfds; i++)
-        r->fds[i] = fds[k++];
-    return 0;
-}
-
-static int load_payload(const struct proto_start *h, const char *inline_data, size_t inline_len,
-                        int memfd, struct child_req *r) {
-    if (h->payload_len > PROTO_PAYLOAD_MAX)
-        return -1;
-    if (memfd < 0 && inline_len != h->payload_len)
-        return -1;
-    r->payload = malloc(h->payload_len ? h->payload_len : 1);
-    if (r->payload == NULL)
-        return -1;
-    if (memfd < 0) {
-        memcpy(r->payload, inline_data, inline_len);
-        return 0;
-    }
-    ssize_t got;
-    do
-        got = pread(memfd, r->payload, h->payload_len, 0);
-    while (got < 0 && errno == EINTR);
-    return got == (ssize_t)h->payload_len ? 0 : -1;
-}
-
-static void report(int fd, int code, const char *msg) {
-    struct proto_report rep = {.code = code, .pid = 0};
-    strncpy(rep.msg, msg, sizeof rep.msg - 1);
-    (void)sys_write_all(fd, &rep, sizeof rep);
-}
-
-static void do_start(const char *buf, size_t n, const int *fds, int nfds) {
-    struct proto_start h;
-    struct child_req r = {.report_fd = -1};
-    int memfd = -1;
-    memcpy(&h, buf, sizeof h);
-    if (assign_fds(&h, &r, fds, nfds, &memfd) < 0)
-        return; /* malformed: the caller sees EOF on its report pipe */
-    r.slot = h.slot;
-    if (load_payload(&h, buf + sizeof h, n - sizeof h, memfd, &r) < 0 ||
-        parse_sections(&h, &r) < 0) {
-        report(r.report_fd, NCP_ERR_INTERNAL, "spawner: malformed start request");
-    } else if (nkids == MAX_KIDS) {
-        report(r.report_fd, NCP_ERR_MAX_CHILD_PROCESSES_REACHED, "spawner: child table full");
+/* No standby: take one request and fork for it here. */
+static void serve_start(void) {
+    struct child_req r;
+    if (request_receive(START_FD, MSG_DONTWAIT, &r) < 0)
+        return;
+    if (nkids == MAX_KIDS) {
+        request_report(r.report_fd, NCP_ERR_MAX_CHILD_PROCESSES_REACHED, "spawner: child table full");
     } else {
         pid_t pid = fork();
         if (pid == 0)
-            child_run(&r);
+            child_run(&r, -1); /* closes every fd it does not need */
         if (pid < 0)
-            report(r.report_fd, NCP_ERR_INTERNAL, strerror(errno));
+            request_report(r.report_fd, NCP_ERR_INTERNAL, strerror(errno));
         else
-            kids[nkids++] = (struct kid){pid, h.slot};
+            kids[nkids++] = (struct kid){pid, r.slot};
     }
-    free(r.envp);
-    free(r.payload);
+    request_close_fds(&r);
+    request_free(&r);
 }
 
 static void do_kill(const struct proto_kill *k) {
@@ -222,42 +227,44 @@ static void do_kill(const struct proto_kill *k) {
     }
 }
 
-/* Returns false once the parent is gone. */
-static bool handle_request(void) {
-    static char buf[sizeof(struct proto_start) + PROTO_INLINE_MAX];
-    union {
-        char c[CMSG_SPACE(sizeof(int) * (PROTO_FIXED_FDS + PROTO_MAX_FDS))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.c,
-                         .msg_controllen = sizeof u.c};
-    ssize_t n = sys_recvmsg(CTL_FD, &msg, MSG_DONTWAIT);
-    if (n == -EAGAIN)
-        return true;
-    if (n <= 0)
-        return false;
-    int fds[PROTO_FIXED_FDS + PROTO_MAX_FDS], nfds = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        memcpy(fds + nfds, CMSG_DATA(c), sizeof(int) * (size_t)k);
-        nfds += k;
+/* Control messages (KILL); returns false once the parent is gone. */
+static bool serve_control(void) {
+    struct proto_kill k;
+    struct iovec iov = {.iov_base = &k, .iov_len = sizeof k};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    for (;;) {
+        ssize_t n = sys_recvmsg(CTL_FD, &msg, MSG_DONTWAIT);
+        if (n == -EAGAIN)
+            return true;
+        if (n <= 0)
+            return false;
+        if (n == (ssize_t)sizeof k && k.type == PROTO_KILL)
+            do_kill(&k);
     }
-    uint32_t type = 0;
-    if ((size_t)n >= sizeof type)
-        memcpy(&type, buf, sizeof type);
-    if (type == PROTO_START && (size_t)n >= sizeof(struct proto_start) && !(msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)))
-        do_start(buf, (size_t)n, fds, nfds);
-    else if (type == PROTO_KILL && (size_t)n == sizeof(struct proto_kill))
-        do_kill((const struct proto_kill *)(void *)buf);
-    for (int i = 0; i < nfds; i++)
-        sys_close(fds[i]);
-    return true;
 }
 
-/* ---- 4. shutdown and main loop ---------------------------------------------------- */
+/* Note the writable private mappings (at most 1 MiB each) for prefault(). */
+static void map_ranges(void) {
+    static char buf[32768];
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : sys_read(fd, buf, sizeof buf - 1);
+    sys_close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    for (char *line = strtok(buf, "\n"); line != NULL && spawner_nranges < MAX_MAP_RANGES;
+         line = strtok(NULL, "\n")) {
+        unsigned long lo, hi;
+        char perms[5];
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 || strcmp(perms, "rw-p") != 0 ||
+            hi - lo > (1UL << 20) || strstr(line, "[stack]") != NULL)
+            continue;
+        spawner_ranges[spawner_nranges++] =
+            (struct map_range){lo, hi, strstr(line, "[heap]") != NULL};
+    }
+}
+
+/* ---- 5. shutdown and main loop ---------------------------------------------------- */
 
 /* The parent is gone: no child outlives it. */
 static __attribute__((noreturn)) void shutdown_all(void) {
@@ -275,7 +282,7 @@ static int setup(int argc, char **argv, sigset_t *mask) {
     /* The parent's fds without close-on-exec came along through exec; none
      * of them is ours to keep (a child holding a pipe end open would keep
      * the parent's reader waiting for EOF). */
-    if (close_range(CTL_FD + 1, ~0U, 0) < 0)
+    if (close_range(START_FD + 1, ~0U, 0) < 0)
         return -1;
     pid_t parent = (pid_t)atoi(argv[1]);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
@@ -286,12 +293,17 @@ static int setup(int argc, char **argv, sigset_t *mask) {
     for (int fd = 0; fd < 3; fd++) /* received fds must never land on 0-2 */
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
             return -1;
-    if (sys_set_cloexec(CTL_FD, 1) < 0)
+    if (sys_set_cloexec(CTL_FD, 1) < 0 || sys_set_cloexec(START_FD, 1) < 0)
         return -1;
     getrlimit(RLIMIT_NOFILE, &spawner_orig_nofile);
     struct rlimit raised = spawner_orig_nofile;
     raised.rlim_cur = raised.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &raised);
+    const char *pool = getenv("OHNCP_STANDBY"); /* 0 forks per request */
+    if (pool != NULL && *pool >= '0' && *pool < '0' + STANDBY_POOL && pool[1] == '\0')
+        standby_pool = *pool - '0';
+    free(malloc(1)); /* the heap exists before its range is noted */
+    map_ranges();
     sigemptyset(mask);
     sigaddset(mask, SIGCHLD);
     sigset_t blocked = *mask;
@@ -309,21 +321,30 @@ int main(int argc, char **argv) {
     if (sigfd < 0)
         return 1;
     for (;;) {
-        struct pollfd p[2] = {
+        make_standbys();
+        struct pollfd p[3 + STANDBY_POOL] = {
             {.fd = CTL_FD, .events = (short)(POLLIN | (outq_len ? POLLOUT : 0))},
             {.fd = sigfd, .events = POLLIN},
+            {.fd = nready == 0 ? START_FD : -1, .events = POLLIN},
         };
-        if (poll(p, 2, -1) < 0) {
+        for (int i = 0; i < STANDBY_POOL; i++)
+            p[3 + i] = (struct pollfd){.fd = standbys[i].note_fd, .events = POLLIN};
+        int timeout = standby_retry_ns > sys_now_ns() ? 100 : -1;
+        if (poll(p, 3 + STANDBY_POOL, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             shutdown_all();
         }
+        /* Notes first: a KILL may name the slot a standby just took. */
+        for (int i = 0; i < STANDBY_POOL; i++)
+            if (p[3 + i].revents && standbys[i].pid != 0)
+                collect_note(i);
         if (p[1].revents)
             reap(sigfd);
-        if ((p[0].revents & POLLIN) && !handle_request())
+        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !serve_control())
             shutdown_all();
-        if ((p[0].revents & (POLLHUP | POLLERR)) && !(p[0].revents & POLLIN))
-            shutdown_all();
+        if (p[2].revents & POLLIN)
+            serve_start();
         if (!flush_exits())
             shutdown_all();
     }

@@ -2,6 +2,7 @@
 #ifndef OHNCP_SPAWNER_H
 #define OHNCP_SPAWNER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -21,13 +22,49 @@ struct child_req {
     int fds[PROTO_MAX_FDS];
 };
 
+/* ---- request.c ---- */
+
+/* Receive one PROTO_START from `sock` (recvmsg flags `flags`) into `r`.
+ * Returns 0; -EAGAIN; -EPIPE at EOF; -EINVAL for a malformed message (its
+ * fds are closed and its sender, if reachable, told). */
+int request_receive(int sock, int flags, struct child_req *r);
+void request_init(struct child_req *r);
+/* Write a failure report to a start's report pipe. */
+void request_report(int fd, int code, const char *msg);
+void request_close_fds(struct child_req *r);
+void request_free(struct child_req *r);
+
+/* ---- spawner.c / child.c ---- */
+
+#define CTL_FD 3   /* control socket: KILL in, EXIT out */
+#define START_FD 4 /* start socket: START in, read by the standby child */
+
+/* The note a standby writes to the spawner when it takes a request. */
+struct standby_note {
+    uint32_t slot;
+};
+
+/* The spawner's writable private mappings, which standbys prefault. */
+struct map_range {
+    uintptr_t lo, hi;
+    bool is_heap;
+};
+#define MAX_MAP_RANGES 64
+extern struct map_range spawner_ranges[MAX_MAP_RANGES];
+extern int spawner_nranges;
+
 /* Set by main(): where the process name is written, and our own facts. */
 extern char *spawner_argv_area;
 extern size_t spawner_argv_len;
 extern pid_t spawner_pid;
 extern struct rlimit spawner_orig_nofile;
 
-/* Runs in the freshly forked child; never returns. */
-__attribute__((noreturn)) void child_run(const struct child_req *req);
+/* Runs in the freshly forked child; never returns. `note_fd` (or -1) is
+ * closed once the caller has its report. */
+__attribute__((noreturn)) void child_run(const struct child_req *req, int note_fd);
+
+/* The standby child: waits for one request on START_FD, tells the spawner
+ * on `note_fd` which slot it took, and becomes that child. */
+__attribute__((noreturn)) void standby_run(int note_fd);
 
 #endif /* OHNCP_SPAWNER_H */

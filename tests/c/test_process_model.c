@@ -195,3 +195,51 @@ TEST_TIMEOUT(no_leaks_after_2000_cycles, 240) {
     /* no zombies: our only direct child is the spawner, still running */
     CHECK_EQ(waitpid(-1, NULL, WNOHANG), 0);
 }
+
+/* OHNCP_STANDBY=0: no standby children, the spawner forks per request (its
+ * fallback when fork fails): the same behaviour, by the other path. */
+TEST(direct_fork_path) {
+    setenv("OHNCP_STANDBY", "0", 1);
+    register_recorder();
+    int p[2];
+    CHECK(pipe(p) == 0);
+    int32_t pid;
+    CHECK_EQ(start_child("Entry_Echo", "direct", p[1], &pid), NCP_NO_ERROR);
+    close(p[1]);
+    char buf[32];
+    read_all(p[0], buf, sizeof buf);
+    CHECK_STREQ(buf, "direct");
+    CHECK_EQ(wait_exit(pid, 5000), 0);
+    CHECK_EQ(start_child("No_Such_Symbol", "", -1, &pid), NCP_ERR_LIB_LOADING_FAILED);
+    CHECK_EQ(start_child("Entry_Exit3", "", -1, &pid), NCP_NO_ERROR);
+    CHECK_EQ(wait_exit(pid, 5000), 3);
+    CHECK(pipe(p) == 0);
+    CHECK_EQ(start_child("Entry_ListFds", "", p[1], &pid), NCP_NO_ERROR);
+    close(p[1]);
+    char list[4096];
+    read_all(p[0], list, sizeof list);
+    char *names = strstr(list, ";names:");
+    CHECK(names != NULL);
+    int nfds = 0;
+    for (char *c = list; c < names; c++)
+        nfds += *c == ',';
+    CHECK_EQ(nfds, 4); /* 0, 1, 2 and "out": nothing of the spawner's */
+}
+
+/* A standby that dies before taking a request is replaced; starts go on. */
+TEST(standby_killed_is_replaced) {
+    register_recorder();
+    int32_t pid;
+    CHECK_EQ(start_child("Entry_Echo", "", -1, &pid), NCP_NO_ERROR);
+    CHECK_EQ(wait_exit(pid, 5000), 0);
+    usleep(100000);
+    /* the standbys are the spawner's children that are not ours */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "pkill -KILL -P $(pgrep -P %d ohncp-spawner) >/dev/null 2>&1",
+             (int)getpid());
+    CHECK(system(cmd) >= 0);
+    for (int i = 0; i < 20; i++) {
+        CHECK_EQ(start_child("Entry_Exit3", "", -1, &pid), NCP_NO_ERROR);
+        CHECK_EQ(wait_exit(pid, 5000), 3);
+    }
+}

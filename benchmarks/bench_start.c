@@ -1,0 +1,247 @@
+/*
+ * bench_start.c - start latency, from the start call to the entry running
+ * (the entry writes a byte that the parent reads), for:
+ *   ohncp     OH_Ability_StartNativeChildProcess through this runtime
+ *   template  bare baseline: a template process with the library loaded
+ *             forks on request; the child calls the entry
+ *   spawn     posix_spawn of a dynamically linked launcher that dlopens
+ *             the library
+ * plus the time to have 512 children alive and the latency from
+ * OH_Ability_KillChildProcess to the exit callback.
+ * Output: one JSON object per line (run_start.py reads them).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "native_child_process.h"
+
+#define LIB BENCH_DIR "/libbench_child.so"
+
+extern char **environ;
+
+static double now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void report(const char *name, double *v, int n) {
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    printf("{\"name\": \"%s\", \"n\": %d, \"median_us\": %.1f, \"p99_us\": %.1f}\n", name, n,
+           v[n / 2], v[(n * 99) / 100]);
+    fflush(stdout);
+}
+
+static void read_byte(int fd) {
+    char c;
+    while (read(fd, &c, 1) < 0 && errno == EINTR)
+        ;
+}
+
+/* ---- exit callbacks ---- */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int exited;
+static double exit_seen_us;
+
+static void on_exit_cb(int32_t pid, int32_t sig) {
+    (void)pid;
+    (void)sig;
+    pthread_mutex_lock(&mu);
+    exited++;
+    exit_seen_us = now_us();
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static void wait_exits(int n) {
+    pthread_mutex_lock(&mu);
+    while (exited < n)
+        pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+}
+
+static int start(const char *sym, int fd, int32_t *pid) {
+    NativeChildProcess_Fd node = {.fdName = (char *)"out", .fd = fd};
+    NativeChildProcess_Args args = {.fdList = {.head = &node}};
+    NativeChildProcess_Options opts = {0};
+    char entry[512];
+    snprintf(entry, sizeof entry, "%s:%s", LIB, sym);
+    return OH_Ability_StartNativeChildProcess(entry, args, opts, pid);
+}
+
+static void bench_ohncp(int n) {
+    double *v = calloc((size_t)n, sizeof *v);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        exit(1);
+    for (int i = -50; i < n; i++) { /* 50 warm-up rounds */
+        int32_t pid;
+        double t0 = now_us();
+        if (start("Bench_WriteByte", p[1], &pid) != NCP_NO_ERROR)
+            exit(1);
+        read_byte(p[0]);
+        if (i >= 0)
+            v[i] = now_us() - t0;
+        wait_exits(i + 51);
+    }
+    report("ohncp C API", v, n);
+    free(v);
+}
+
+/* The template: forked before anything else, has the library loaded, forks
+ * one child per request; the request carries the fd to write to. */
+static void template_loop(int sock) {
+    void *h = dlopen(LIB, RTLD_NOW);
+    void (*entry)(NativeChildProcess_Args);
+    *(void **)&entry = h != NULL ? dlsym(h, "Bench_WriteByte") : NULL;
+    if (entry == NULL)
+        _exit(1);
+    signal(SIGCHLD, SIG_IGN); /* children reaped by the kernel */
+    for (;;) {
+        char c;
+        union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } u;
+        struct iovec iov = {.iov_base = &c, .iov_len = 1};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+                             .msg_controllen = sizeof u.b};
+        if (recvmsg(sock, &msg, 0) <= 0)
+            _exit(0);
+        int fd;
+        memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof fd);
+        if (fork() == 0) {
+            NativeChildProcess_Fd node = {.fdName = (char *)"out", .fd = fd};
+            NativeChildProcess_Args args = {.entryParams = (char *)"", .fdList = {.head = &node}};
+            entry(args);
+            _exit(0);
+        }
+        close(fd);
+    }
+}
+
+static void bench_template(int n, int sock) {
+    double *v = calloc((size_t)n, sizeof *v);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        exit(1);
+    for (int i = -50; i < n; i++) {
+        union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } u;
+        char c = 's';
+        struct iovec iov = {.iov_base = &c, .iov_len = 1};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+                             .msg_controllen = sizeof u.b};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
+        double t0 = now_us();
+        if (sendmsg(sock, &msg, 0) < 0)
+            exit(1);
+        read_byte(p[0]);
+        if (i >= 0)
+            v[i] = now_us() - t0;
+        usleep(200); /* let the template's child finish, as the others wait for exit */
+    }
+    report("fork from template (bare baseline)", v, n);
+    free(v);
+}
+
+static void bench_spawn(int n) {
+    double *v = calloc((size_t)n, sizeof *v);
+    int p[2];
+    if (pipe(p) < 0)
+        exit(1);
+    char fdarg[16];
+    snprintf(fdarg, sizeof fdarg, "%d", p[1]);
+    char *argv[] = {(char *)BENCH_DIR "/bench_launcher", (char *)LIB, (char *)"Bench_WriteByte",
+                    fdarg, NULL};
+    for (int i = -20; i < n; i++) {
+        pid_t pid;
+        double t0 = now_us();
+        if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+            exit(1);
+        read_byte(p[0]);
+        if (i >= 0)
+            v[i] = now_us() - t0;
+        waitpid(pid, NULL, 0);
+    }
+    report("posix_spawn dynamic launcher", v, n);
+    free(v);
+}
+
+static void bench_many(void) {
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        exit(1);
+    int base = exited;
+    double t0 = now_us();
+    for (int i = 0; i < 512; i++) {
+        int32_t pid;
+        if (start("Bench_WaitEof", in[0], &pid) != NCP_NO_ERROR)
+            exit(1);
+    }
+    double t = now_us() - t0;
+    printf("{\"name\": \"512 children alive\", \"total_ms\": %.1f}\n", t / 1000);
+    close(in[1]);
+    wait_exits(base + 512);
+}
+
+static void bench_kill_to_callback(int n) {
+    double *v = calloc((size_t)n, sizeof *v);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        exit(1);
+    for (int i = 0; i < n; i++) {
+        int32_t pid;
+        int before = exited;
+        if (start("Bench_Block", p[1], &pid) != NCP_NO_ERROR)
+            exit(1);
+        read_byte(p[0]);
+        double t0 = now_us();
+        OH_Ability_KillChildProcess(pid);
+        wait_exits(before + 1);
+        v[i] = exit_seen_us - t0;
+    }
+    report("KillChildProcess to exit callback", v, n);
+    free(v);
+}
+
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 1000;
+    if (n < 10 || n > 100000)
+        n = 1000;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return 1;
+    pid_t tmpl = fork();
+    if (tmpl == 0) {
+        close(sv[0]);
+        template_loop(sv[1]);
+    }
+    close(sv[1]);
+    OH_Ability_RegisterNativeChildProcessExitCallback(on_exit_cb);
+    bench_template(n, sv[0]);
+    bench_ohncp(n);
+    bench_spawn(n / 2);
+    bench_many();
+    bench_kill_to_callback(n / 5);
+    close(sv[0]);
+    waitpid(tmpl, NULL, 0);
+    return 0;
+}

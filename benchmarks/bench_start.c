@@ -4,6 +4,9 @@
  *   ohncp     OH_Ability_StartNativeChildProcess through this runtime
  *   template  bare baseline: a template process with the library loaded
  *             forks on request; the child calls the entry
+ *   template+dlopen  the same, but the child loads the library itself (what
+ *             any runtime must do that keeps library constructors in the
+ *             child)
  *   spawn     posix_spawn of a dynamically linked launcher that dlopens
  *             the library
  * plus the time to have 512 children alive and the latency from
@@ -86,11 +89,13 @@ static int start(const char *sym, int fd, int32_t *pid) {
     return OH_Ability_StartNativeChildProcess(entry, args, opts, pid);
 }
 
-static void bench_ohncp(int n) {
+/* gap_us: idle time between starts (0: back to back, after the exit). */
+static void bench_ohncp(int n, int gap_us, const char *name) {
     double *v = calloc((size_t)n, sizeof *v);
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         exit(1);
+    int base = exited;
     for (int i = -50; i < n; i++) { /* 50 warm-up rounds */
         int32_t pid;
         double t0 = now_us();
@@ -99,20 +104,30 @@ static void bench_ohncp(int n) {
         read_byte(p[0]);
         if (i >= 0)
             v[i] = now_us() - t0;
-        wait_exits(i + 51);
+        wait_exits(base + i + 51);
+        if (gap_us > 0)
+            usleep((useconds_t)gap_us);
     }
-    report("ohncp C API", v, n);
+    report(name, v, n);
     free(v);
 }
 
-/* The template: forked before anything else, has the library loaded, forks
- * one child per request; the request carries the fd to write to. */
-static void template_loop(int sock) {
+typedef void (*entry_fn)(NativeChildProcess_Args);
+
+static entry_fn load(void) {
     void *h = dlopen(LIB, RTLD_NOW);
-    void (*entry)(NativeChildProcess_Args);
+    entry_fn entry;
     *(void **)&entry = h != NULL ? dlsym(h, "Bench_WriteByte") : NULL;
     if (entry == NULL)
         _exit(1);
+    return entry;
+}
+
+/* The template: forked before anything else, forks one child per request
+ * (the request carries the fd to write to). With `preload` it has the
+ * library loaded already; otherwise each child loads it. */
+static void template_loop(int sock, int preload) {
+    entry_fn entry = preload ? load() : NULL;
     signal(SIGCHLD, SIG_IGN); /* children reaped by the kernel */
     for (;;) {
         char c;
@@ -125,6 +140,8 @@ static void template_loop(int sock) {
         int fd;
         memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof fd);
         if (fork() == 0) {
+            if (entry == NULL)
+                entry = load();
             NativeChildProcess_Fd node = {.fdName = (char *)"out", .fd = fd};
             NativeChildProcess_Args args = {.entryParams = (char *)"", .fdList = {.head = &node}};
             entry(args);
@@ -134,7 +151,7 @@ static void template_loop(int sock) {
     }
 }
 
-static void bench_template(int n, int sock) {
+static void bench_template(int n, int sock, int gap_us, const char *name) {
     double *v = calloc((size_t)n, sizeof *v);
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
@@ -156,9 +173,9 @@ static void bench_template(int n, int sock) {
         read_byte(p[0]);
         if (i >= 0)
             v[i] = now_us() - t0;
-        usleep(200); /* let the template's child finish, as the others wait for exit */
+        usleep((useconds_t)(200 + gap_us)); /* its child finishes, as the others wait for exit */
     }
-    report("fork from template (bare baseline)", v, n);
+    report(name, v, n);
     free(v);
 }
 
@@ -226,22 +243,35 @@ int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 1000;
     if (n < 10 || n > 100000)
         n = 1000;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    int sv[2], sv2[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv2) < 0)
         return 1;
     pid_t tmpl = fork();
     if (tmpl == 0) {
         close(sv[0]);
-        template_loop(sv[1]);
+        template_loop(sv[1], 1);
+    }
+    pid_t tmpl2 = fork();
+    if (tmpl2 == 0) {
+        close(sv[0]); /* or the first template never sees EOF */
+        close(sv2[0]);
+        template_loop(sv2[1], 0);
     }
     close(sv[1]);
+    close(sv2[1]);
     OH_Ability_RegisterNativeChildProcessExitCallback(on_exit_cb);
-    bench_template(n, sv[0]);
-    bench_ohncp(n);
+    bench_template(n, sv[0], 0, "fork from template, library preloaded (bare baseline)");
+    bench_template(n, sv2[0], 0, "fork from template + dlopen in the child");
+    bench_ohncp(n, 0, "ohncp C API");
+    bench_template(n / 2, sv[0], 2000, "fork from template, library preloaded, 2 ms apart");
+    bench_ohncp(n / 2, 2000, "ohncp C API, 2 ms apart");
     bench_spawn(n / 2);
     bench_many();
     bench_kill_to_callback(n / 5);
     close(sv[0]);
+    close(sv2[0]);
     waitpid(tmpl, NULL, 0);
+    waitpid(tmpl2, NULL, 0);
     return 0;
 }

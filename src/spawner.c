@@ -243,9 +243,11 @@ static bool serve_control(void) {
     }
 }
 
-/* Note the writable private mappings (at most 1 MiB each) for prefault(). */
+/* Note the writable private mappings (at most 1 MiB each) for prefault(),
+ * except our own data and bss: the tables there are the spawner's alone. */
 static void map_ranges(void) {
-    static char buf[32768];
+    extern char __executable_start[], _end[];
+    char buf[16384];
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     ssize_t n = fd < 0 ? -1 : sys_read(fd, buf, sizeof buf - 1);
     sys_close(fd);
@@ -257,7 +259,8 @@ static void map_ranges(void) {
         unsigned long lo, hi;
         char perms[5];
         if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 || strcmp(perms, "rw-p") != 0 ||
-            hi - lo > (1UL << 20) || strstr(line, "[stack]") != NULL)
+            hi - lo > (1UL << 20) || strstr(line, "[stack]") != NULL ||
+            (lo < (uintptr_t)_end && hi > (uintptr_t)__executable_start))
             continue;
         spawner_ranges[spawner_nranges++] =
             (struct map_range){lo, hi, strstr(line, "[heap]") != NULL};

@@ -148,6 +148,7 @@ class BuildRuntimeThenExtension(build_ext):
                 str(build_dir),
                 "-DCMAKE_BUILD_TYPE=Release",
                 "-DOHNCP_BUILD_TESTS=OFF",
+                "-DOHNCP_BUILD_EXAMPLES=OFF",
                 # A user's newer compiler may warn where ours does not; that
                 # must not fail their install (CI builds with -Werror).
                 "-DOHNCP_WERROR=OFF",

@@ -37,6 +37,7 @@ struct ohncp_spawner_state {
 /* ---- libchild_process.so internals -------------------------------------- */
 
 #define OHNCP_MAX_CHILDREN_HARD 512
+#define OHNCP_MAX_IPC_CHILDREN 50
 #define OHNCP_FD_NAME_MAX 20
 #define OHNCP_PARAMS_MAX 153600
 #define OHNCP_PROCESS_NAME_MAX 64
@@ -64,10 +65,14 @@ struct ncp_start_req {
     int isolation_mode;
     bool isolation_uid;
     const char *process_name; /* NULL: default name */
+    bool ipc;                 /* IPC mode: sym is "", channel_fd goes along */
+    int channel_fd;
 };
 
 /* Start an args-mode child; returns an NCP code, *ret_pid on success. */
 OHNCP_HIDDEN int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid);
+/* Start an IPC-mode child; `cb` runs once on the runtime thread. */
+OHNCP_HIDDEN int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessStarted cb);
 OHNCP_HIDDEN int runtime_kill(int32_t pid);
 OHNCP_HIDDEN int runtime_add_exit_cb(void *fn, void *user, bool raw);
 OHNCP_HIDDEN int runtime_remove_exit_cb(void *fn, void *user, bool raw);

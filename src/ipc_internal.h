@@ -60,7 +60,8 @@ OHNCP_HIDDEN const struct parcel_object *parcel_objects(const OHIPCParcel *p,
 /* Build a parcel from received bytes, the sender's object table (kind and
  * offset of each entry; the fd fields are ignored) and the received fds,
  * which belong, in order, to the PARCEL_OBJECT_FD entries. STUB/PROXY
- * entries keep their ptr (the transport maps handles before calling).
+ * entries keep their ptr, and on success the parcel owns the reference the
+ * transport took for each (on failure the transport still does).
  * Everything is treated as hostile: size at most PARCEL_MAX_DATA, known
  * kinds only, each slot 4-byte aligned, inside the data, after the one
  * before it without overlap, holding its kind in its first word, exactly
@@ -74,13 +75,16 @@ OHNCP_HIDDEN int parcel_from_wire(const uint8_t *data, size_t size,
 
 /* ---- 4. remote-object slots (for the transport to use) -------------------- */
 
-/* Append a STUB or PROXY slot holding `ptr`. The parcel does not take a
- * reference: the transport, when it arrives, decides how remote objects in
- * parcels are counted. Returns an OH_IPC_* code. */
+/* Append a STUB or PROXY slot holding `ptr`; the parcel takes a reference
+ * to it (ipc_transport.h). Returns an OH_IPC_* code. */
 OHNCP_HIDDEN int parcel_write_remote(OHIPCParcel *p, uint32_t kind, void *ptr);
 
 /* The ptr of the `kind` slot at the read position, advancing past it; NULL
- * (position unchanged) if no such slot starts there. */
+ * (position unchanged) if no such slot starts there. No new reference. */
 OHNCP_HIDDEN void *parcel_read_remote(const OHIPCParcel *p, uint32_t kind);
+
+/* Give `dst` the contents of `src` (what dst held is released) and free
+ * src. */
+OHNCP_HIDDEN void parcel_move(OHIPCParcel *dst, OHIPCParcel *src);
 
 #endif /* OHNCP_IPC_INTERNAL_H */

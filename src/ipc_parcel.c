@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "ipc_error_code.h"
+#include "ipc_transport.h"
 
 /* ---- 1. the parcel and its invariants ------------------------------------ */
 
@@ -165,10 +166,21 @@ static int objs_reserve(OHIPCParcel *p, size_t more) {
     return 0;
 }
 
+/* Each entry holds what it names: an fd, or a reference to a stub/proxy. */
 static void object_release(struct parcel_object *o) {
     if (o->kind == PARCEL_OBJECT_FD)
         sys_close(o->fd);
-    /* STUB/PROXY entries hold no reference yet (ipc_internal.h, section 4). */
+    else if (o->kind == PARCEL_OBJECT_STUB)
+        ipc_stub_unref(o->ptr);
+    else if (o->kind == PARCEL_OBJECT_PROXY)
+        ipc_proxy_unref(o->ptr);
+}
+
+static void object_ref(const struct parcel_object *o) {
+    if (o->kind == PARCEL_OBJECT_STUB)
+        ipc_stub_ref(o->ptr);
+    else if (o->kind == PARCEL_OBJECT_PROXY)
+        ipc_proxy_ref(o->ptr);
 }
 
 /* Drop, from the end, every entry whose slot does not lie wholly before `end`. */
@@ -489,29 +501,28 @@ int OH_IPCParcel_ReadFileDescriptor(const OHIPCParcel *parcel, int32_t *fd) {
 }
 
 int OH_IPCParcel_WriteRemoteStub(OHIPCParcel *parcel, const OHIPCRemoteStub *stub) {
-    if (parcel == NULL || stub == NULL)
-        return OH_IPC_CHECK_PARAM_ERROR;
-    /* needs the IPC transport (issue: IPC mode) */
-    return OH_IPC_PARCEL_WRITE_ERROR;
+    return parcel_write_remote(parcel, PARCEL_OBJECT_STUB, (void *)stub);
 }
 
+/* A stub of this process: borrowed, valid while the parcel holds it. */
 OHIPCRemoteStub *OH_IPCParcel_ReadRemoteStub(const OHIPCParcel *parcel) {
-    (void)parcel;
-    /* needs the IPC transport (issue: IPC mode) */
-    return NULL;
+    return parcel_read_remote(parcel, PARCEL_OBJECT_STUB);
 }
 
 int OH_IPCParcel_WriteRemoteProxy(OHIPCParcel *parcel, const OHIPCRemoteProxy *proxy) {
-    if (parcel == NULL || proxy == NULL)
-        return OH_IPC_CHECK_PARAM_ERROR;
-    /* needs the IPC transport (issue: IPC mode) */
-    return OH_IPC_PARCEL_WRITE_ERROR;
+    return parcel_write_remote(parcel, PARCEL_OBJECT_PROXY, (void *)proxy);
 }
 
+/* A new proxy reference the caller releases with OH_IPCRemoteProxy_Destroy.
+ * A stub of this process read as a proxy gives a local proxy to it. */
 OHIPCRemoteProxy *OH_IPCParcel_ReadRemoteProxy(const OHIPCParcel *parcel) {
-    (void)parcel;
-    /* needs the IPC transport (issue: IPC mode) */
-    return NULL;
+    OHIPCRemoteProxy *proxy = parcel_read_remote(parcel, PARCEL_OBJECT_PROXY);
+    if (proxy != NULL) {
+        ipc_proxy_ref(proxy);
+        return proxy;
+    }
+    OHIPCRemoteStub *stub = parcel_read_remote(parcel, PARCEL_OBJECT_STUB);
+    return stub != NULL ? ipc_proxy_local(stub) : NULL;
 }
 
 /* ---- 9. append -------------------------------------------------------------- */
@@ -540,6 +551,7 @@ static void append_objects(OHIPCParcel *dst, const OHIPCParcel *src, size_t n, c
         struct parcel_object o = src->objs[i];
         o.offset += (uint32_t)base;
         o.fd = fds[i];
+        object_ref(&o);
         dst->objs[dst->nobjs++] = o;
     }
 }
@@ -645,7 +657,17 @@ int parcel_write_remote(OHIPCParcel *p, uint32_t kind, void *ptr) {
     if (p == NULL || ptr == NULL || (kind != PARCEL_OBJECT_STUB && kind != PARCEL_OBJECT_PROXY))
         return OH_IPC_CHECK_PARAM_ERROR;
     struct parcel_object o = {.kind = kind, .fd = -1, .ptr = ptr};
-    return put_object(p, o);
+    int rc = put_object(p, o);
+    if (rc == OH_IPC_SUCCESS)
+        object_ref(&o); /* the parcel holds the object while it is in it */
+    return rc;
+}
+
+void parcel_move(OHIPCParcel *dst, OHIPCParcel *src) {
+    OHIPCParcel old = *dst;
+    *dst = *src;
+    *src = old;
+    OH_IPCParcel_Destroy(src);
 }
 
 void *parcel_read_remote(const OHIPCParcel *p, uint32_t kind) {

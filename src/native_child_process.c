@@ -316,26 +316,39 @@ bool OH_Ability_IsNativeChildProcessSupported(void) {
     return !(v != NULL && strcmp(v, "0") == 0);
 }
 
-/* IPC mode arrives with the IPC transport; until then it is refused cleanly
- * after the same argument checks as on the device (spec §4). */
-static int ipc_mode_unavailable(const char *libName, void *cb) {
+/* IPC mode (spec §4): the checks are synchronous, the result arrives
+ * through `cb` on the runtime thread, exactly once. */
+static int create_child(const char *libName, Ability_ChildProcessConfigs *configs,
+                        OH_Ability_OnNativeChildProcessStarted cb) {
     if (libName == NULL || libName[0] == '\0')
         return ncp_fail(NCP_ERR_INVALID_PARAM, "libName is NULL or empty");
+    size_t len = strnlen(libName, 8192);
+    if (len == 8192)
+        return ncp_fail(NCP_ERR_INVALID_PARAM, "libName is longer than 8191 bytes");
     if (strstr(libName, "../") != NULL)
-        return ncp_fail(NCP_ERR_INVALID_PARAM, "libName contains \"../\"");
+        return ncp_fail(NCP_ERR_INVALID_PARAM, "libName \"%s\" contains \"../\"", libName);
     if (cb == NULL)
         return ncp_fail(NCP_ERR_INVALID_PARAM, "callback is NULL");
     if (ncp_child_state() != NULL)
         return ncp_fail(NCP_ERR_ALREADY_IN_CHILD, "this process is itself a native child process");
     if (!OH_Ability_IsNativeChildProcessSupported())
         return ncp_fail(NCP_ERR_MULTI_PROCESS_DISABLED, "multi-process is disabled (OHNCP_MULTI_PROCESS=0)");
-    return ncp_fail(NCP_ERR_NOT_SUPPORTED, "IPC mode is not available in this build yet");
+    struct ncp_start_req req = {.lib = libName, .lib_len = len, .sym = "", .params = ""};
+    if (configs != NULL) {
+        req.isolation_mode = configs->isolation_mode;
+        req.isolation_uid = configs->isolation_uid;
+        req.process_name = configs->has_name ? configs->name : NULL;
+    }
+    if (req.isolation_mode == NCP_ISOLATION_MODE_ISOLATED)
+        return ncp_fail(NCP_ERR_NOT_SUPPORTED,
+                        "isolated mode is not available in this build of the host runtime");
+    return runtime_create(&req, cb);
 }
 
 int OH_Ability_CreateNativeChildProcess(const char *libName,
                                         OH_Ability_OnNativeChildProcessStarted onProcessStarted) {
     ncp_clear_error();
-    return ipc_mode_unavailable(libName, (void *)onProcessStarted);
+    return create_child(libName, NULL, onProcessStarted);
 }
 
 Ability_NativeChildProcess_ErrCode OH_Ability_CreateNativeChildProcessWithConfigs(
@@ -344,5 +357,5 @@ Ability_NativeChildProcess_ErrCode OH_Ability_CreateNativeChildProcessWithConfig
     ncp_clear_error();
     if (configs == NULL)
         return ncp_fail(NCP_ERR_INVALID_PARAM, "configs is NULL");
-    return ipc_mode_unavailable(libName, (void *)onProcessStarted);
+    return create_child(libName, configs, onProcessStarted);
 }

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define PROTO_MAX_FDS 16           /* named fds per child (spec §3) */
-#define PROTO_FIXED_FDS 6          /* report, cwd, fds 0-2, memfd */
+#define PROTO_FIXED_FDS 7          /* report, cwd, fds 0-2, memfd, channel */
 #define PROTO_INLINE_MAX (48 * 1024) /* larger payloads travel in a memfd */
 #define PROTO_PAYLOAD_MAX (16 * 1024 * 1024)
 #define PROTO_NAME_MAX 512         /* "{bundle}:{name}" incl. NUL */
@@ -27,11 +27,12 @@ enum proto_type {
     PROTO_EXIT = 3,
 };
 
-#define PROTO_F_MEMFD 1u /* payload is in the third fd, not inline */
+#define PROTO_F_MEMFD 1u /* payload is in a memfd, not inline */
+#define PROTO_F_IPC 2u   /* IPC mode: `sym` is empty, a channel fd comes along */
 
 /* SCM_RIGHTS order: report pipe (write end), cwd (O_PATH), the caller's
- * fds 0, 1, 2 that are open (bits 0-2 of std_mask), [memfd], then the
- * passed fds in the order of their names. Payload, each part counted
+ * fds 0, 1, 2 that are open (bits 0-2 of std_mask), [memfd], [IPC channel],
+ * then the passed fds in the order of their names. Payload, each part counted
  * with its NULs: lib\0 sym\0 params\0 name\0... env\0... procname\0 */
 struct proto_start {
     uint32_t type;
@@ -57,7 +58,9 @@ struct proto_exit {
     int32_t wstatus; /* as waitpid(2) reports it */
 };
 
-/* Written once, atomically (< PIPE_BUF), to the report pipe. */
+/* Written atomically (< PIPE_BUF) to the report pipe: once in args mode;
+ * in IPC mode first when the library is loaded, then once connected (or a
+ * failure instead of either). */
 struct proto_report {
     int32_t code; /* NCP_NO_ERROR or an NCP_ERR_* value */
     int32_t pid;

@@ -55,7 +55,7 @@ static int parse_sections(const struct proto_start *h, struct child_req *r) {
 static int assign_fds(const struct proto_start *h, struct child_req *r, const int *fds, int n,
                       int *memfd) {
     int want = 2 + __builtin_popcount(h->std_mask & 7u) + (h->flags & PROTO_F_MEMFD ? 1 : 0) +
-               (int)h->nfds;
+               (h->flags & PROTO_F_IPC ? 1 : 0) + (int)h->nfds;
     if (h->nfds > PROTO_MAX_FDS || n != want)
         return -1;
     int k = 0;
@@ -64,6 +64,8 @@ static int assign_fds(const struct proto_start *h, struct child_req *r, const in
     for (int i = 0; i < 3; i++)
         r->std_fds[i] = h->std_mask & (1u << i) ? fds[k++] : -1;
     *memfd = h->flags & PROTO_F_MEMFD ? fds[k++] : -1;
+    r->ipc = h->flags & PROTO_F_IPC;
+    r->channel_fd = r->ipc ? fds[k++] : -1;
     r->nfds = (int)h->nfds;
     for (int i = 0; i < r->nfds; i++)
         r->fds[i] = fds[k++];
@@ -156,12 +158,14 @@ int request_receive(int sock, int flags, struct child_req *r) {
 }
 
 void request_init(struct child_req *r) {
-    *r = (struct child_req){.report_fd = -1, .cwd_fd = -1, .std_fds = {-1, -1, -1}};
+    *r = (struct child_req){.report_fd = -1, .cwd_fd = -1, .std_fds = {-1, -1, -1},
+                            .channel_fd = -1};
 }
 
 void request_close_fds(struct child_req *r) {
     sys_closep(&r->report_fd);
     sys_closep(&r->cwd_fd);
+    sys_closep(&r->channel_fd);
     for (int i = 0; i < 3; i++)
         sys_closep(&r->std_fds[i]);
     for (int i = 0; i < r->nfds; i++)

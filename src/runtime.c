@@ -7,8 +7,9 @@
  *   3. the spawner: finding, launching, losing it
  *   4. the runtime thread
  *   5. start: building and sending a request, waiting for the child's report
- *   6. kill, callback registration
- *   7. fork safety
+ *   6. IPC-mode starts, followed by the runtime thread
+ *   7. kill, callback registration
+ *   8. fork safety
  *
  * Process model (design.md): one ohncp-spawner per parent process, launched
  * from the long-lived runtime thread (so its PR_SET_PDEATHSIG follows the
@@ -18,6 +19,7 @@
  * per child.
  */
 #include "internal.h"
+#include "ipc_bridge.h"
 #include "proto.h"
 
 #include <dlfcn.h>
@@ -45,6 +47,7 @@ enum phase { RT_DOWN = 0, RT_LAUNCHING, RT_UP };
 
 struct slot {
     int state;
+    bool ipc;            /* an IPC-mode child (at most 50 live) */
     pid_t pid;
     bool caller_done;    /* the starting thread has its verdict */
     bool failed;         /* ... and it was a failure: no exit callbacks */
@@ -61,6 +64,18 @@ struct exit_cb {
 
 #define MAX_EXIT_CBS 128
 
+/* An IPC-mode start the runtime thread follows until its callback ran. */
+struct pending_ipc {
+    bool used;
+    bool loaded; /* the child loaded the library: failures now are connection failures */
+    int slot;
+    pid_t pid;
+    int report_fd;
+    int channel_fd;
+    long long deadline_ns;
+    OH_Ability_OnNativeChildProcessStarted cb;
+};
+
 static struct {
     pthread_mutex_t lock; /* everything below but the callbacks */
     pthread_cond_t cond;
@@ -75,6 +90,8 @@ static struct {
     char launch_error[256];
     struct slot slots[OHNCP_MAX_CHILDREN_HARD];
     int used;
+    int used_ipc;
+    struct pending_ipc pending[OHNCP_MAX_IPC_CHILDREN];
     unsigned long name_counter;
 
     pthread_mutex_t cb_lock; /* taken after `lock`, never before */
@@ -102,13 +119,14 @@ static int child_limit(void) {
     return (int)n;
 }
 
-static int slot_reserve(void) {
-    if (rt.used >= child_limit())
+static int slot_reserve(bool ipc) {
+    if (rt.used >= child_limit() || (ipc && rt.used_ipc >= OHNCP_MAX_IPC_CHILDREN))
         return -1;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         if (rt.slots[i].state == SLOT_FREE) {
-            rt.slots[i] = (struct slot){.state = SLOT_USED};
+            rt.slots[i] = (struct slot){.state = SLOT_USED, .ipc = ipc};
             rt.used++;
+            rt.used_ipc += ipc;
             return i;
         }
     }
@@ -116,6 +134,7 @@ static int slot_reserve(void) {
 }
 
 static void slot_free(int i) {
+    rt.used_ipc -= rt.slots[i].ipc;
     rt.slots[i] = (struct slot){0};
     rt.used--;
 }
@@ -351,21 +370,26 @@ static bool handle_events(void) {
     }
 }
 
+static void handle_pending(const struct pollfd *p, const int *which, int n);
+static int poll_pending(struct pollfd *p, int *which, int *n);
+
 static void *runtime_thread(void *arg) {
     (void)arg;
     for (;;) {
+        struct pollfd p[2 + OHNCP_MAX_IPC_CHILDREN];
+        int which[OHNCP_MAX_IPC_CHILDREN], m = 0;
         pthread_mutex_lock(&rt.lock);
-        struct pollfd p[2] = {
-            {.fd = rt.wake_fd, .events = POLLIN},
-            {.fd = rt.phase == RT_UP ? rt.ctl_fd : -1, .events = POLLIN},
-        };
+        p[0] = (struct pollfd){.fd = rt.wake_fd, .events = POLLIN};
+        p[1] = (struct pollfd){.fd = rt.phase == RT_UP ? rt.ctl_fd : -1, .events = POLLIN};
+        int timeout = poll_pending(p + 2, which, &m); /* p[2..2+m): IPC starts */
         pthread_mutex_unlock(&rt.lock);
-        if (poll(p, 2, -1) < 0)
+        if (poll(p, (nfds_t)(2 + m), timeout) < 0)
             continue; /* EINTR: all signals are blocked here, but be safe */
         if (p[1].revents && !handle_events())
             spawner_lost();
         if (p[0].revents)
             handle_wake();
+        handle_pending(p + 2, which, m);
     }
     return NULL;
 }
@@ -585,14 +609,17 @@ static int await_report(int report_r, int slot, int32_t *ret_pid) {
     return NCP_NO_ERROR;
 }
 
-int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
-    struct request r = {.hdr = {.type = PROTO_START}, .memfd = -1};
+/* Reserve a slot and send START. On NCP_NO_ERROR: *ret_slot, and in
+ * *ret_report the read end of the report pipe. */
+static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_report) {
+    struct request r = {.hdr = {.type = PROTO_START, .flags = req->ipc ? PROTO_F_IPC : 0},
+                        .memfd = -1};
     int pipefd[2] = {-1, -1}, slot = -1;
     pthread_mutex_lock(&rt.lock);
     int rc = ensure_up();
-    if (rc == NCP_NO_ERROR && (slot = slot_reserve()) < 0)
-        rc = ncp_fail(NCP_ERR_MAX_CHILD_PROCESSES_REACHED, "%d children are alive (the limit)",
-                      rt.used);
+    if (rc == NCP_NO_ERROR && (slot = slot_reserve(req->ipc)) < 0)
+        rc = ncp_fail(NCP_ERR_MAX_CHILD_PROCESSES_REACHED,
+                      "%d children (%d in IPC mode) are alive: the limit", rt.used, rt.used_ipc);
     pthread_mutex_unlock(&rt.lock);
     if (rc != NCP_NO_ERROR)
         return rc;
@@ -604,29 +631,139 @@ int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
         rc = ncp_fail(NCP_ERR_INTERNAL, "pipe2: %s", strerror(errno));
     if (rc == NCP_NO_ERROR)
         rc = collect_fds(req, &r, pipefd[1]);
-    bool sent = rc == NCP_NO_ERROR && (rc = send_request(&r)) == NCP_NO_ERROR;
+    if (rc == NCP_NO_ERROR)
+        rc = send_request(&r);
     if (r.nfds > 1)
         sys_close(r.fds[1]); /* cwd */
     sys_closep(&pipefd[1]);
     sys_close(r.memfd);
     free(r.payload);
-    int32_t pid = 0;
-    if (sent)
-        rc = await_report(pipefd[0], slot, &pid);
-    sys_close(pipefd[0]);
-    pthread_mutex_lock(&rt.lock);
-    if (sent) {
-        slot_caller_done(slot, rc == NCP_NO_ERROR, pid);
-    } else {
+    if (rc != NCP_NO_ERROR) {
+        sys_close(pipefd[0]);
+        pthread_mutex_lock(&rt.lock);
         slot_free(slot); /* the spawner never heard of it */
+        pthread_mutex_unlock(&rt.lock);
+        return rc;
     }
+    *ret_slot = slot;
+    *ret_report = pipefd[0];
+    return NCP_NO_ERROR;
+}
+
+int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
+    int slot, report;
+    int rc = send_start(req, &slot, &report);
+    if (rc != NCP_NO_ERROR)
+        return rc;
+    int32_t pid = 0;
+    rc = await_report(report, slot, &pid);
+    sys_close(report);
+    pthread_mutex_lock(&rt.lock);
+    slot_caller_done(slot, rc == NCP_NO_ERROR, pid);
     pthread_mutex_unlock(&rt.lock);
     if (rc == NCP_NO_ERROR)
         *ret_pid = pid;
     return rc;
 }
 
-/* ---- 6. kill, callback registration ------------------------------------------ */
+/* ---- 6. IPC-mode starts ---------------------------------------------------- */
+
+int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessStarted cb) {
+    int sv[2], slot, report;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return ncp_fail(NCP_ERR_INTERNAL, "socketpair: %s", strerror(errno));
+    req->ipc = true;
+    req->channel_fd = sv[1];
+    int rc = send_start(req, &slot, &report);
+    sys_close(sv[1]);
+    if (rc != NCP_NO_ERROR) {
+        sys_close(sv[0]);
+        return rc;
+    }
+    pthread_mutex_lock(&rt.lock);
+    for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) {
+        if (!rt.pending[i].used) { /* a place exists: slots are limited to 50 too */
+            rt.pending[i] = (struct pending_ipc){true, false, slot, 0, report, sv[0],
+                                                 sys_now_ns() + start_timeout_ms() * 1000000LL, cb};
+            break;
+        }
+    }
+    wake_runtime();
+    pthread_mutex_unlock(&rt.lock);
+    return NCP_NO_ERROR;
+}
+
+/* The start's one callback (runtime thread, no lock held). A failed child
+ * is killed: it must not run on without its parent knowing it. */
+static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy) {
+    struct pending_ipc done = *p;
+    sys_close(done.report_fd);
+    sys_close(done.channel_fd);
+    pthread_mutex_lock(&rt.lock);
+    if (code != NCP_NO_ERROR && rt.phase == RT_UP)
+        send_kill(done.slot, 0);
+    *p = (struct pending_ipc){0};
+    slot_caller_done(done.slot, code == NCP_NO_ERROR, done.pid);
+    pthread_mutex_unlock(&rt.lock);
+    ncp_debug("IPC start of slot %d: %d", done.slot, code);
+    done.cb(code, proxy);
+}
+
+/* Its report pipe is readable, or its time is up (spec §4). */
+static void follow_ipc(struct pending_ipc *p, bool readable) {
+    if (!readable) {
+        finish_ipc(p, NCP_ERR_TIMEOUT, NULL);
+        return;
+    }
+    struct proto_report rep;
+    ssize_t n = sys_read(p->report_fd, &rep, sizeof rep);
+    if (n != (ssize_t)sizeof rep) { /* died: before or after loading */
+        finish_ipc(p, p->loaded ? NCP_ERR_CONNECTION_FAILED : NCP_ERR_LIB_LOADING_FAILED, NULL);
+    } else if (rep.code != NCP_NO_ERROR) {
+        finish_ipc(p, rep.code, NULL);
+    } else if (!p->loaded) {
+        p->loaded = true;
+        p->pid = rep.pid;
+    } else {
+        long long left = (p->deadline_ns - sys_now_ns()) / 1000000;
+        OHIPCRemoteProxy *proxy = NULL;
+        int rc = OH_Ohncp_IPCAcceptChannel(p->channel_fd, left > 0 ? (int)left : 0, &proxy);
+        p->channel_fd = -1; /* taken over */
+        finish_ipc(p, rc == 0 ? NCP_NO_ERROR : NCP_ERR_CONNECTION_FAILED, proxy);
+    }
+}
+
+/* Add the pending starts to the runtime thread's poll set (lock held);
+ * returns the ms to the nearest deadline, or -1. */
+static int poll_pending(struct pollfd *p, int *which, int *n) {
+    long long now = sys_now_ns(), next = -1;
+    for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) {
+        if (!rt.pending[i].used)
+            continue;
+        p[*n] = (struct pollfd){.fd = rt.pending[i].report_fd, .events = POLLIN};
+        which[(*n)++] = i;
+        long long d = rt.pending[i].deadline_ns;
+        next = next < 0 || d < next ? d : next;
+    }
+    if (next < 0)
+        return -1;
+    return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
+static void handle_pending(const struct pollfd *p, const int *which, int n) {
+    long long now = sys_now_ns();
+    for (int k = 0; k < n; k++) {
+        struct pending_ipc *pi = &rt.pending[which[k]];
+        if (!pi->used || pi->report_fd != p[k].fd)
+            continue;
+        if (p[k].revents)
+            follow_ipc(pi, true);
+        else if (now >= pi->deadline_ns)
+            follow_ipc(pi, false);
+    }
+}
+
+/* ---- 7. kill, callback registration ------------------------------------------ */
 
 int runtime_kill(int32_t pid) {
     int slot = -1;
@@ -680,7 +817,7 @@ int runtime_remove_exit_cb(void *fn, void *user, bool raw) {
     return rc;
 }
 
-/* ---- 7. fork safety ---------------------------------------------------------- */
+/* ---- 8. fork safety ---------------------------------------------------------- */
 
 /* A fork()ed copy of the parent has none of our threads and must not talk on
  * the original's sockets: it gets a fresh runtime on first use. Its children
@@ -706,7 +843,14 @@ static void atfork_child(void) {
     rt.thread_running = false;
     rt.spawner_pid = 0;
     memset(rt.slots, 0, sizeof rt.slots);
-    rt.used = 0;
+    rt.used = rt.used_ipc = 0;
+    for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) { /* the parent's, not ours */
+        if (rt.pending[i].used) {
+            sys_close(rt.pending[i].report_fd);
+            sys_close(rt.pending[i].channel_fd);
+        }
+        rt.pending[i] = (struct pending_ipc){0};
+    }
 }
 
 __attribute__((constructor)) static void runtime_init(void) {

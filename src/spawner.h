@@ -20,6 +20,8 @@ struct child_req {
     int report_fd, cwd_fd;
     int std_fds[3]; /* -1 where the caller had that fd closed */
     int fds[PROTO_MAX_FDS];
+    bool ipc;       /* IPC mode: OnConnect/MainProc instead of `sym` */
+    int channel_fd; /* IPC mode: our end of the channel to the parent */
 };
 
 /* ---- request.c ---- */

@@ -18,6 +18,7 @@
 
 #include "ipc_error_code.h"
 #include "ipc_internal.h"
+#include "ipc_transport.h"
 #include "testlib.h"
 
 /* ---- 1. helpers --------------------------------------------------------- */
@@ -240,28 +241,41 @@ TEST(rejects_bad_sizes_and_pointers) {
 
 /* ---- 5. remote-object slots --------------------------------------------------- */
 
+static int no_request(uint32_t code, const OHIPCParcel *data, OHIPCParcel *reply, void *user) {
+    (void)code, (void)data, (void)reply, (void)user;
+    return 0;
+}
+
 TEST(remote_slots_round_trip) {
-    int stub, proxy;
+    OHIPCRemoteStub *stub = OH_IPCRemoteStub_Create("test.stub", no_request, NULL, NULL);
+    OHIPCRemoteProxy *proxy = ipc_proxy_local(stub);
     OHIPCParcel *p = OH_IPCParcel_Create();
-    CHECK(p != NULL);
-    CHECK_EQ(parcel_write_remote(p, PARCEL_OBJECT_STUB, &stub), OH_IPC_SUCCESS);
-    CHECK_EQ(parcel_write_remote(p, PARCEL_OBJECT_PROXY, &proxy), OH_IPC_SUCCESS);
-    CHECK_EQ(parcel_write_remote(p, PARCEL_OBJECT_FD, &proxy), OH_IPC_CHECK_PARAM_ERROR);
+    CHECK(p != NULL && stub != NULL && proxy != NULL);
+    CHECK_EQ(parcel_write_remote(p, PARCEL_OBJECT_STUB, stub), OH_IPC_SUCCESS);
+    CHECK_EQ(parcel_write_remote(p, PARCEL_OBJECT_PROXY, proxy), OH_IPC_SUCCESS);
+    CHECK_EQ(parcel_write_remote(p, PARCEL_OBJECT_FD, proxy), OH_IPC_CHECK_PARAM_ERROR);
     CHECK_EQ(parcel_write_remote(p, PARCEL_OBJECT_STUB, NULL), OH_IPC_CHECK_PARAM_ERROR);
     CHECK_EQ(OH_IPCParcel_GetDataSize(p), 16);
     CHECK(parcel_read_remote(p, PARCEL_OBJECT_PROXY) == NULL); /* a stub is here */
     CHECK_EQ(OH_IPCParcel_GetReadPosition(p), 0);
-    CHECK(parcel_read_remote(p, PARCEL_OBJECT_STUB) == &stub);
-    CHECK(parcel_read_remote(p, PARCEL_OBJECT_PROXY) == &proxy);
+    CHECK(parcel_read_remote(p, PARCEL_OBJECT_STUB) == stub);
+    CHECK(parcel_read_remote(p, PARCEL_OBJECT_PROXY) == proxy);
     CHECK(parcel_read_remote(p, PARCEL_OBJECT_PROXY) == NULL);
 
-    /* Through the wire, a remote entry keeps the ptr the transport put in. */
+    /* Through the wire, a remote entry keeps the ptr (and the reference)
+     * the transport put in. */
     size_t size, n;
     const uint8_t *data = parcel_data(p, &size);
     const struct parcel_object *objs = parcel_objects(p, &n);
     OHIPCParcel *q = NULL;
+    ipc_stub_ref(stub);
+    ipc_proxy_ref(proxy);
     CHECK_EQ(parcel_from_wire(data, size, objs, n, NULL, 0, &q), 0);
-    CHECK(parcel_read_remote(q, PARCEL_OBJECT_STUB) == &stub);
+    CHECK(parcel_read_remote(q, PARCEL_OBJECT_STUB) == stub);
     OH_IPCParcel_Destroy(q);
     OH_IPCParcel_Destroy(p);
+    CHECK_EQ(stub->refs, 2); /* ours and the local proxy's */
+    CHECK_EQ(proxy->refs, 1);
+    OH_IPCRemoteProxy_Destroy(proxy);
+    OH_IPCRemoteStub_Destroy(stub);
 }

@@ -1,0 +1,926 @@
+/*
+ * ipc_conn.c - connections between two processes, and the engine that
+ * serves them.
+ *
+ * Map:
+ *   1. the engine: one I/O thread (epoll over every connection), a pool of
+ *      worker threads that run stub callbacks and death recipients
+ *   2. connections: creation, reference counting, death
+ *   3. exports and imports (wire object <-> local object)
+ *   4. sending a message
+ *   5. receiving a message (everything received is treated as hostile)
+ *   6. requests, replies, descriptors
+ *   7. the bridge for libchild_process.so (HELLO), fork safety
+ *
+ * Lock order: a connection's lock, then the engine's; never the other way.
+ * No lock is held while a user callback runs or while sending.
+ */
+#include "ipc_bridge.h"
+#include "ipc_transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- 1. the engine -------------------------------------------------------------- */
+
+enum job_type { JOB_REQUEST, JOB_DEATH };
+
+struct job {
+    enum job_type type;
+    struct ipc_conn *conn;   /* REQUEST: a reference */
+    OHIPCRemoteStub *stub;   /* REQUEST: a reference */
+    uint32_t seq, code;
+    bool oneway;
+    OHIPCParcel *data;
+    OHIPCRemoteProxy *proxy; /* DEATH: a reference */
+    OHIPCDeathRecipient *recipient; /* DEATH: a reference */
+    struct job *next;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t work; /* a job was queued, or join threads must stop */
+    bool io_started;
+    int epfd;
+    struct job *head, *tail;
+    int workers, idle, max_workers;
+    bool stop_join;
+} eng = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .work = PTHREAD_COND_INITIALIZER,
+    .epfd = -1,
+    .max_workers = 16,
+};
+
+static __thread struct ipc_calling calling;
+
+const struct ipc_calling *ipc_current_calling(void) { return &calling; }
+void ipc_set_calling(const struct ipc_calling *c) { calling = *c; }
+
+static void conn_unref(struct ipc_conn *c);
+static void run_request(struct job *j);
+
+static void run_job(struct job *j) {
+    if (j->type == JOB_REQUEST) {
+        run_request(j);
+    } else {
+        j->recipient->on_death(j->recipient->user);
+        ipc_recipient_unref(j->recipient);
+        ipc_proxy_unref(j->proxy);
+    }
+    free(j);
+}
+
+/* Take the next job (engine lock held); NULL when a join thread must stop. */
+static struct job *next_job(bool joined) {
+    for (;;) {
+        if (joined && eng.stop_join)
+            return NULL;
+        if (eng.head != NULL) {
+            struct job *j = eng.head;
+            eng.head = j->next;
+            if (eng.head == NULL)
+                eng.tail = NULL;
+            return j;
+        }
+        eng.idle++;
+        pthread_cond_wait(&eng.work, &eng.lock);
+        eng.idle--;
+    }
+}
+
+static void *worker_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&eng.lock);
+    for (;;) {
+        struct job *j = next_job(false);
+        pthread_mutex_unlock(&eng.lock);
+        run_job(j);
+        pthread_mutex_lock(&eng.lock);
+    }
+    return NULL;
+}
+
+/* Start a thread with every signal blocked (they are the application's). */
+static int start_thread(void *(*fn)(void *), pthread_t *ret) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, fn, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0 && ret == NULL)
+        pthread_detach(t);
+    if (rc == 0 && ret != NULL)
+        *ret = t;
+    return -rc;
+}
+
+static void queue_job(struct job *j) {
+    pthread_mutex_lock(&eng.lock);
+    j->next = NULL;
+    if (eng.tail != NULL)
+        eng.tail->next = j;
+    else
+        eng.head = j;
+    eng.tail = j;
+    if (eng.idle == 0 && eng.workers < eng.max_workers && start_thread(worker_main, NULL) == 0)
+        eng.workers++;
+    pthread_cond_signal(&eng.work);
+    pthread_mutex_unlock(&eng.lock);
+}
+
+void ipc_queue_death(OHIPCRemoteProxy *proxy, OHIPCDeathRecipient *r) {
+    struct job *j = calloc(1, sizeof *j);
+    if (j == NULL) { /* cannot tell it: at least do not leak */
+        ipc_recipient_unref(r);
+        ipc_proxy_unref(proxy);
+        return;
+    }
+    j->type = JOB_DEATH;
+    j->proxy = proxy;
+    j->recipient = r;
+    queue_job(j);
+}
+
+int ipc_engine_set_max_workers(int n) {
+    pthread_mutex_lock(&eng.lock);
+    eng.max_workers = n;
+    pthread_mutex_unlock(&eng.lock);
+    return 0;
+}
+
+/* OH_IPCSkeleton_JoinWorkThread: this thread serves requests until
+ * OH_IPCSkeleton_StopWorkThread. */
+void ipc_engine_join(void) {
+    pthread_mutex_lock(&eng.lock);
+    eng.stop_join = false;
+    struct job *j;
+    while ((j = next_job(true)) != NULL) {
+        pthread_mutex_unlock(&eng.lock);
+        run_job(j);
+        pthread_mutex_lock(&eng.lock);
+    }
+    pthread_mutex_unlock(&eng.lock);
+}
+
+void ipc_engine_stop_join(void) {
+    pthread_mutex_lock(&eng.lock);
+    eng.stop_join = true;
+    pthread_cond_broadcast(&eng.work);
+    pthread_mutex_unlock(&eng.lock);
+}
+
+/* ---- 2. connections --------------------------------------------------------------- */
+
+struct waiter {
+    uint32_t seq;
+    bool done;
+    int status;
+    OHIPCParcel *reply; /* received; moved to the caller's parcel */
+    pthread_cond_t cond;
+    struct waiter *next;
+};
+
+struct export_entry {
+    uint32_t id;
+    uint32_t count; /* receipts the peer has not released yet */
+    OHIPCRemoteStub *stub;
+};
+
+struct ipc_conn {
+    int refs; /* atomic: the engine's registration, proxies, jobs, waiters */
+    int fd;
+    pid_t peer_pid;
+    uid_t peer_uid;
+    pthread_mutex_t lock;
+    bool dead;
+    uint32_t next_seq;
+    struct waiter *waiters;
+    struct export_entry *exports;
+    size_t nexports, cap;
+    uint32_t next_export_id;
+    OHIPCRemoteProxy *imports;
+    struct ipc_conn *next_all; /* every connection, for fork */
+};
+
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ipc_conn *all_conns;
+
+void ipc_conn_lock(struct ipc_conn *c) { pthread_mutex_lock(&c->lock); }
+void ipc_conn_unlock(struct ipc_conn *c) { pthread_mutex_unlock(&c->lock); }
+
+static struct ipc_conn *conn_new(int fd) {
+    struct ipc_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        c->peer_pid = cred.pid; /* from the kernel, not from any message */
+        c->peer_uid = cred.uid;
+    }
+    int big = 1 << 20; /* the kernel caps it; large parcels need room */
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    c->refs = 1;
+    c->fd = fd;
+    c->next_seq = 1;
+    c->next_export_id = 1;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_lock(&all_lock);
+    c->next_all = all_conns;
+    all_conns = c;
+    pthread_mutex_unlock(&all_lock);
+    return c;
+}
+
+static void conn_ref(struct ipc_conn *c) { __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED); }
+
+static void conn_unref(struct ipc_conn *c) {
+    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    pthread_mutex_lock(&all_lock);
+    for (struct ipc_conn **p = &all_conns; *p != NULL; p = &(*p)->next_all) {
+        if (*p == c) {
+            *p = c->next_all;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&all_lock);
+    sys_close(c->fd);
+    free(c->exports);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* The peer is gone or misbehaved: nothing more is sent or received. Waiters
+ * get OH_IPC_DEAD_REMOTE_OBJECT, death recipients fire once, exported stubs
+ * lose this connection's references, and the socket is shut down, so the
+ * I/O thread sees EOF and drops its registration (only it does that: it
+ * may be using the connection right now). */
+static void conn_fail(struct ipc_conn *c) {
+    struct death { OHIPCRemoteProxy *proxy; struct ipc_death_link *link; struct death *next; };
+    struct death *deaths = NULL;
+    pthread_mutex_lock(&c->lock);
+    if (c->dead) {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    c->dead = true;
+    for (struct waiter *w = c->waiters; w != NULL; w = w->next) {
+        w->done = true;
+        w->status = OH_IPC_DEAD_REMOTE_OBJECT;
+        pthread_cond_signal(&w->cond);
+    }
+    struct export_entry *ex = c->exports;
+    size_t nex = c->nexports;
+    c->exports = NULL;
+    c->nexports = c->cap = 0;
+    for (OHIPCRemoteProxy *p = c->imports; p != NULL; p = p->next_import) {
+        p->dead = true;
+        for (struct ipc_death_link *l = p->deaths; l != NULL; l = l->next) {
+            struct death *d = malloc(sizeof *d);
+            if (d == NULL)
+                continue; /* that recipient is not told; nothing leaks */
+            p->refs++; /* the death job's */
+            *d = (struct death){p, NULL, deaths};
+            d->link = l;
+            deaths = d;
+        }
+        p->deaths = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    (void)shutdown(c->fd, SHUT_RDWR);
+    while (deaths != NULL) {
+        struct death *next = deaths->next;
+        ipc_queue_death(deaths->proxy, deaths->link->recipient); /* the link's reference */
+        free(deaths->link);
+        free(deaths);
+        deaths = next;
+    }
+    for (size_t i = 0; i < nex; i++)
+        ipc_stub_unref(ex[i].stub);
+    free(ex);
+}
+
+/* A new request id (never 0) for a waiter; connection lock held. */
+static uint32_t new_seq(struct ipc_conn *c) {
+    if (c->next_seq == 0)
+        c->next_seq = 1;
+    return c->next_seq++;
+}
+
+/* ---- 3. exports and imports (connection lock held) ------------------------------------ */
+
+/* Count one more receipt of `stub` by the peer; its export id. */
+static int export_stub(struct ipc_conn *c, OHIPCRemoteStub *stub, uint32_t *ret_id) {
+    for (size_t i = 0; i < c->nexports; i++) {
+        if (c->exports[i].stub == stub) {
+            c->exports[i].count++;
+            *ret_id = c->exports[i].id;
+            return 0;
+        }
+    }
+    if (c->nexports == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        struct export_entry *n = realloc(c->exports, cap * sizeof *n);
+        if (n == NULL)
+            return -ENOMEM;
+        c->exports = n;
+        c->cap = cap;
+    }
+    ipc_stub_ref(stub);
+    c->exports[c->nexports++] = (struct export_entry){c->next_export_id, 1, stub};
+    *ret_id = c->next_export_id++;
+    return 0;
+}
+
+static struct export_entry *find_export(struct ipc_conn *c, uint32_t id) {
+    for (size_t i = 0; i < c->nexports; i++)
+        if (c->exports[i].id == id)
+            return &c->exports[i];
+    return NULL;
+}
+
+/* The peer released `n` receipts of export `id`; returns the stub to
+ * unreference (outside the lock) when the entry goes. */
+static OHIPCRemoteStub *release_export(struct ipc_conn *c, uint32_t id, uint32_t n) {
+    struct export_entry *e = find_export(c, id);
+    if (e == NULL)
+        return NULL;
+    e->count = n >= e->count ? 0 : e->count - n;
+    if (e->count > 0)
+        return NULL;
+    OHIPCRemoteStub *stub = e->stub;
+    *e = c->exports[--c->nexports];
+    return stub;
+}
+
+/* The node for the peer's object `id`, one more reference and receipt. */
+static OHIPCRemoteProxy *import_node(struct ipc_conn *c, uint32_t id) {
+    for (OHIPCRemoteProxy *p = c->imports; p != NULL; p = p->next_import) {
+        if (p->remote_id == id) {
+            p->refs++;
+            p->receipts++;
+            return p;
+        }
+    }
+    OHIPCRemoteProxy *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->refs = 1;
+    p->receipts = 1;
+    p->conn = c;
+    p->remote_id = id;
+    p->next_import = c->imports;
+    c->imports = p;
+    conn_ref(c);
+    return p;
+}
+
+void ipc_conn_forget_import(OHIPCRemoteProxy *p) {
+    struct ipc_conn *c = p->conn;
+    /* refs already reached 0 under the lock; unlink and tell the peer */
+    for (OHIPCRemoteProxy **q = &c->imports; *q != NULL; q = &(*q)->next_import) {
+        if (*q == p) {
+            *q = p->next_import;
+            break;
+        }
+    }
+    bool alive = !c->dead;
+    struct ipc_death_link *deaths = p->deaths;
+    p->deaths = NULL;
+    pthread_mutex_unlock(&c->lock);
+    if (alive) {
+        struct ipc_wire_hdr h = {IPC_MAGIC, IPC_MSG_RELEASE, 0, 0, p->remote_id,
+                                 (int32_t)p->receipts, 0, 0};
+        struct iovec iov = {&h, sizeof h};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        (void)sys_sendmsg(c->fd, &msg, 0);
+    }
+    while (deaths != NULL) {
+        struct ipc_death_link *next = deaths->next;
+        ipc_recipient_unref(deaths->recipient);
+        free(deaths);
+        deaths = next;
+    }
+    conn_unref(c);
+}
+
+/* ---- 4. sending ------------------------------------------------------------------------ */
+
+/* Describe the parcel's objects for the wire: our stubs are exported, our
+ * proxies to the peer's objects name them back. */
+static int wire_objects(struct ipc_conn *c, const OHIPCParcel *data, struct ipc_wire_obj *out,
+                        int *fds, size_t *ret_nobjs, size_t *ret_nfds) {
+    size_t n = 0, nfds = 0;
+    const struct parcel_object *objs = data != NULL ? parcel_objects(data, &n) : NULL;
+    if (n > IPC_MAX_OBJECTS)
+        return OH_IPC_PARCEL_WRITE_ERROR;
+    int rc = 0;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct parcel_object *o = &objs[i];
+        out[i] = (struct ipc_wire_obj){o->kind, o->offset, 0, 0};
+        if (o->kind == PARCEL_OBJECT_FD) {
+            if (nfds == IPC_MAX_FDS)
+                rc = OH_IPC_PARCEL_WRITE_ERROR;
+            else
+                fds[nfds++] = o->fd;
+            continue;
+        }
+        OHIPCRemoteStub *stub = o->kind == PARCEL_OBJECT_STUB ? o->ptr : NULL;
+        const OHIPCRemoteProxy *proxy = o->kind == PARCEL_OBJECT_PROXY ? o->ptr : NULL;
+        if (proxy != NULL && proxy->conn == c) {
+            out[i].owner = IPC_OWNER_RECEIVER;
+            out[i].id = proxy->remote_id;
+            continue;
+        }
+        if (proxy != NULL)
+            stub = proxy->local; /* NULL: an object of a third process */
+        out[i].kind = PARCEL_OBJECT_STUB;
+        out[i].owner = IPC_OWNER_SENDER;
+        if (stub == NULL || export_stub(c, stub, &out[i].id) < 0)
+            rc = OH_IPC_PARCEL_WRITE_ERROR;
+    }
+    pthread_mutex_unlock(&c->lock);
+    *ret_nobjs = n;
+    *ret_nfds = nfds;
+    return rc;
+}
+
+/* Send one message carrying `data` (may be NULL). Returns an OH_IPC_* code. */
+static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParcel *data) {
+    static __thread struct ipc_wire_obj objs[IPC_MAX_OBJECTS];
+    int fds[IPC_MAX_FDS];
+    size_t nobjs = 0, nfds = 0, size = 0;
+    int rc = wire_objects(c, data, objs, fds, &nobjs, &nfds);
+    if (rc != 0)
+        return rc;
+    const uint8_t *bytes = data != NULL ? parcel_data(data, &size) : NULL;
+    h->magic = IPC_MAGIC;
+    h->nobjs = (uint32_t)nobjs;
+    h->data_len = (uint32_t)size;
+    struct iovec iov[3] = {{h, sizeof *h},
+                           {objs, nobjs * sizeof objs[0]},
+                           {(void *)bytes, size}};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 3};
+    if (nfds > 0) {
+        msg.msg_control = u.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+    }
+    ssize_t n = sys_sendmsg(c->fd, &msg, 0);
+    if (n == -EMSGSIZE || n == -ENOBUFS)
+        return OH_IPC_PARCEL_WRITE_ERROR;
+    if (n < 0) {
+        conn_fail(c);
+        return OH_IPC_DEAD_REMOTE_OBJECT;
+    }
+    return OH_IPC_SUCCESS;
+}
+
+/* ---- 5. receiving ------------------------------------------------------------------------ */
+
+#define RECV_MAX (sizeof(struct ipc_wire_hdr) + IPC_MAX_OBJECTS * sizeof(struct ipc_wire_obj) + \
+                  PARCEL_MAX_DATA)
+
+struct received {
+    struct ipc_wire_hdr h;
+    const struct ipc_wire_obj *objs;
+    const uint8_t *data;
+    int fds[IPC_MAX_FDS + 3];
+    size_t nfds;
+};
+
+static void close_received(struct received *m) {
+    for (size_t i = 0; i < m->nfds; i++)
+        sys_close(m->fds[i]);
+    m->nfds = 0;
+}
+
+/* One message into `buf`. Returns 1, 0 (nothing there), or -1: the peer
+ * hung up or sent something that is not a well-formed message. */
+static int recv_message(struct ipc_conn *c, uint8_t *buf, struct received *m, int flags) {
+    union {
+        char b[CMSG_SPACE(sizeof(int) * (IPC_MAX_FDS + 3))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {buf, RECV_MAX};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+                         .msg_controllen = sizeof u.b};
+    ssize_t n = sys_recvmsg(c->fd, &msg, flags);
+    if (n == -EAGAIN)
+        return 0;
+    m->nfds = 0;
+    for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm != NULL;
+         cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k && m->nfds < IPC_MAX_FDS + 3; i++)
+            memcpy(&m->fds[m->nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+    }
+    if (n < (ssize_t)sizeof m->h || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+        goto bad;
+    memcpy(&m->h, buf, sizeof m->h);
+    if (m->h.magic != IPC_MAGIC || m->h.nobjs > IPC_MAX_OBJECTS ||
+        m->h.data_len > PARCEL_MAX_DATA ||
+        (size_t)n != sizeof m->h + m->h.nobjs * sizeof(struct ipc_wire_obj) + m->h.data_len)
+        goto bad;
+    m->objs = (const struct ipc_wire_obj *)(buf + sizeof m->h);
+    m->data = buf + sizeof m->h + m->h.nobjs * sizeof(struct ipc_wire_obj);
+    return 1;
+bad:
+    close_received(m);
+    return -1;
+}
+
+static void unref_objects(struct parcel_object *objs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (objs[i].kind == PARCEL_OBJECT_STUB)
+            ipc_stub_unref(objs[i].ptr);
+        else if (objs[i].kind == PARCEL_OBJECT_PROXY)
+            ipc_proxy_unref(objs[i].ptr);
+    }
+}
+
+/* Turn wire objects into local ones (a reference each, for the parcel). */
+static int local_objects(struct ipc_conn *c, const struct received *m,
+                         struct parcel_object *out) {
+    size_t nfd = 0;
+    int rc = 0;
+    pthread_mutex_lock(&c->lock);
+    for (uint32_t i = 0; i < m->h.nobjs; i++) {
+        const struct ipc_wire_obj *w = &m->objs[i];
+        out[i] = (struct parcel_object){w->kind, w->offset, -1, NULL};
+        if (w->kind == PARCEL_OBJECT_FD) {
+            nfd++;
+            continue;
+        }
+        if (w->kind == PARCEL_OBJECT_STUB && w->owner == IPC_OWNER_SENDER) {
+            out[i].kind = PARCEL_OBJECT_PROXY;
+            out[i].ptr = import_node(c, w->id);
+        } else if (w->kind == PARCEL_OBJECT_PROXY && w->owner == IPC_OWNER_RECEIVER) {
+            struct export_entry *e = find_export(c, w->id);
+            out[i].kind = PARCEL_OBJECT_STUB;
+            out[i].ptr = e != NULL ? e->stub : NULL;
+            if (e != NULL)
+                ipc_stub_ref(e->stub);
+        }
+        if (out[i].ptr == NULL) { /* unknown kind, owner or id */
+            rc = -EINVAL;
+            pthread_mutex_unlock(&c->lock);
+            unref_objects(out, i);
+            return rc;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return nfd == m->nfds ? 0 : (unref_objects(out, m->h.nobjs), -EINVAL);
+}
+
+/* The parcel of a received message; NULL if it does not hold together
+ * (then the fds are closed and the references dropped). */
+static OHIPCParcel *received_parcel(struct ipc_conn *c, struct received *m) {
+    static __thread struct parcel_object objs[IPC_MAX_OBJECTS];
+    if (local_objects(c, m, objs) < 0) {
+        close_received(m);
+        return NULL;
+    }
+    OHIPCParcel *p = NULL;
+    if (parcel_from_wire(m->data, m->h.data_len, objs, m->h.nobjs, m->fds, m->nfds, &p) < 0) {
+        unref_objects(objs, m->h.nobjs);
+        close_received(m);
+        return NULL;
+    }
+    m->nfds = 0; /* the parcel owns them */
+    return p;
+}
+
+/* ---- 6. requests, replies, descriptors ------------------------------------------------------ */
+
+static void reply_to(struct ipc_conn *c, uint32_t seq, int status, const OHIPCParcel *data) {
+    struct ipc_wire_hdr h = {.type = IPC_MSG_REPLY, .seq = seq, .code = status};
+    (void)conn_send(c, &h, status == OH_IPC_SUCCESS ? data : NULL);
+}
+
+static void run_request(struct job *j) {
+    OHIPCParcel *reply = OH_IPCParcel_Create();
+    struct ipc_calling saved = calling;
+    calling = (struct ipc_calling){true, false, j->conn->peer_pid, j->conn->peer_uid};
+    int rc = reply == NULL ? OH_IPC_INNER_ERROR
+                           : j->stub->on_request(j->code, j->data, reply, j->stub->user);
+    calling = saved;
+    if (!j->oneway)
+        reply_to(j->conn, j->seq, ipc_map_status(rc), reply);
+    OH_IPCParcel_Destroy(reply);
+    OH_IPCParcel_Destroy(j->data);
+    ipc_stub_unref(j->stub);
+    conn_unref(j->conn);
+}
+
+static int handle_request(struct ipc_conn *c, struct received *m) {
+    bool oneway = m->h.flags & IPC_FLAG_ONEWAY;
+    pthread_mutex_lock(&c->lock);
+    struct export_entry *e = find_export(c, m->h.target);
+    OHIPCRemoteStub *stub = e != NULL ? e->stub : NULL;
+    if (stub != NULL)
+        ipc_stub_ref(stub);
+    pthread_mutex_unlock(&c->lock);
+    OHIPCParcel *data = received_parcel(c, m);
+    struct job *j = data != NULL && stub != NULL ? calloc(1, sizeof *j) : NULL;
+    if (j == NULL) {
+        OH_IPCParcel_Destroy(data);
+        if (stub != NULL)
+            ipc_stub_unref(stub);
+        if (data == NULL)
+            return -1; /* malformed */
+        if (!oneway) /* released meanwhile, or out of memory */
+            reply_to(c, m->h.seq, stub == NULL ? OH_IPC_DEAD_REMOTE_OBJECT : OH_IPC_INNER_ERROR,
+                     NULL);
+        return 0;
+    }
+    conn_ref(c);
+    *j = (struct job){JOB_REQUEST, c, stub, m->h.seq, (uint32_t)m->h.code, oneway, data,
+                      NULL, NULL, NULL};
+    queue_job(j);
+    return 0;
+}
+
+static int handle_reply(struct ipc_conn *c, struct received *m) {
+    OHIPCParcel *data = received_parcel(c, m);
+    if (data == NULL)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    struct waiter *w = c->waiters;
+    while (w != NULL && (w->seq != m->h.seq || w->done))
+        w = w->next;
+    if (w != NULL) {
+        w->done = true;
+        w->status = m->h.code;
+        w->reply = data;
+        data = NULL;
+        pthread_cond_signal(&w->cond);
+    }
+    pthread_mutex_unlock(&c->lock);
+    OH_IPCParcel_Destroy(data); /* nobody waits for it (async, or a lie) */
+    return 0;
+}
+
+static int handle_desc_query(struct ipc_conn *c, struct received *m) {
+    close_received(m);
+    pthread_mutex_lock(&c->lock);
+    struct export_entry *e = find_export(c, m->h.target);
+    OHIPCRemoteStub *stub = e != NULL ? e->stub : NULL;
+    if (stub != NULL)
+        ipc_stub_ref(stub);
+    pthread_mutex_unlock(&c->lock);
+    OHIPCParcel *p = OH_IPCParcel_Create();
+    int status = stub == NULL || p == NULL ? OH_IPC_DEAD_REMOTE_OBJECT
+                                           : OH_IPCParcel_WriteString(p, stub->descriptor);
+    reply_to(c, m->h.seq, status, p);
+    OH_IPCParcel_Destroy(p);
+    if (stub != NULL)
+        ipc_stub_unref(stub);
+    return 0;
+}
+
+static int handle_message(struct ipc_conn *c, struct received *m) {
+    switch (m->h.type) {
+    case IPC_MSG_REQUEST:
+        return handle_request(c, m);
+    case IPC_MSG_REPLY:
+        return handle_reply(c, m);
+    case IPC_MSG_DESC_QUERY:
+        return handle_desc_query(c, m);
+    case IPC_MSG_RELEASE: {
+        close_received(m);
+        if (m->h.nobjs != 0 || m->h.data_len != 0 || m->h.code <= 0)
+            return -1;
+        pthread_mutex_lock(&c->lock);
+        OHIPCRemoteStub *gone = release_export(c, m->h.target, (uint32_t)m->h.code);
+        pthread_mutex_unlock(&c->lock);
+        if (gone != NULL)
+            ipc_stub_unref(gone);
+        return 0;
+    }
+    default: /* HELLO only comes first, through the bridge */
+        close_received(m);
+        return -1;
+    }
+}
+
+static void *io_main(void *arg) {
+    (void)arg;
+    static uint8_t buf[RECV_MAX];
+    struct epoll_event ev[16];
+    for (;;) {
+        int n = epoll_wait(eng.epfd, ev, 16, -1);
+        for (int i = 0; i < n; i++) {
+            struct ipc_conn *c = ev[i].data.ptr;
+            struct received m;
+            int r;
+            while ((r = recv_message(c, buf, &m, MSG_DONTWAIT)) > 0)
+                if (handle_message(c, &m) < 0) {
+                    r = -1;
+                    break;
+                }
+            if (r < 0) {
+                conn_fail(c);
+                (void)epoll_ctl(eng.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+                conn_unref(c); /* the registration: only this thread drops it */
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Serve `c` from the I/O thread (started on first use). */
+static int engine_add(struct ipc_conn *c) {
+    pthread_mutex_lock(&eng.lock);
+    int rc = 0;
+    if (!eng.io_started) {
+        eng.epfd = epoll_create1(EPOLL_CLOEXEC);
+        rc = eng.epfd < 0 ? -errno : start_thread(io_main, NULL);
+        eng.io_started = rc == 0;
+        if (rc < 0)
+            sys_closep(&eng.epfd);
+    }
+    pthread_mutex_unlock(&eng.lock);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (rc == 0 && epoll_ctl(eng.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        rc = -errno;
+    return rc;
+}
+
+int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCParcel *data,
+                          OHIPCParcel *reply, bool oneway) {
+    struct ipc_conn *c = proxy->conn;
+    struct waiter w = {.cond = PTHREAD_COND_INITIALIZER};
+    struct ipc_wire_hdr h = {.type = IPC_MSG_REQUEST, .flags = oneway ? IPC_FLAG_ONEWAY : 0,
+                             .target = proxy->remote_id, .code = (int32_t)code};
+    pthread_mutex_lock(&c->lock);
+    if (proxy->dead || c->dead) {
+        pthread_mutex_unlock(&c->lock);
+        return OH_IPC_DEAD_REMOTE_OBJECT;
+    }
+    if (!oneway) {
+        w.seq = h.seq = new_seq(c);
+        w.next = c->waiters;
+        c->waiters = &w;
+    }
+    pthread_mutex_unlock(&c->lock);
+    int rc = conn_send(c, &h, data);
+    pthread_mutex_lock(&c->lock);
+    while (!oneway && rc == OH_IPC_SUCCESS && !w.done)
+        pthread_cond_wait(&w.cond, &c->lock);
+    for (struct waiter **q = &c->waiters; !oneway && *q != NULL; q = &(*q)->next) {
+        if (*q == &w) {
+            *q = w.next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    pthread_cond_destroy(&w.cond);
+    if (oneway || rc != OH_IPC_SUCCESS)
+        return rc;
+    if (w.reply != NULL && reply != NULL)
+        parcel_move(reply, w.reply);
+    else
+        OH_IPCParcel_Destroy(w.reply);
+    return w.status == OH_IPC_DEAD_REMOTE_OBJECT ? w.status : ipc_map_status(w.status);
+}
+
+char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
+    struct ipc_conn *c = proxy->conn;
+    OHIPCParcel *reply = OH_IPCParcel_Create();
+    struct waiter w = {.cond = PTHREAD_COND_INITIALIZER};
+    struct ipc_wire_hdr h = {.type = IPC_MSG_DESC_QUERY, .target = proxy->remote_id};
+    pthread_mutex_lock(&c->lock);
+    bool dead = proxy->dead || c->dead || reply == NULL;
+    if (!dead) {
+        w.seq = h.seq = new_seq(c);
+        w.next = c->waiters;
+        c->waiters = &w;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (dead) {
+        OH_IPCParcel_Destroy(reply);
+        return NULL;
+    }
+    int rc = conn_send(c, &h, NULL);
+    pthread_mutex_lock(&c->lock);
+    while (rc == OH_IPC_SUCCESS && !w.done)
+        pthread_cond_wait(&w.cond, &c->lock);
+    for (struct waiter **q = &c->waiters; *q != NULL; q = &(*q)->next) {
+        if (*q == &w) {
+            *q = w.next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    pthread_cond_destroy(&w.cond);
+    const char *s = w.reply != NULL && w.status == 0 ? OH_IPCParcel_ReadString(w.reply) : NULL;
+    char *out = s != NULL ? strdup(s) : NULL;
+    OH_IPCParcel_Destroy(w.reply);
+    OH_IPCParcel_Destroy(reply);
+    return out;
+}
+
+/* ---- 7. the bridge, fork safety ---------------------------------------------------------------- */
+
+int OH_Ohncp_IPCServeChannel(int fd, OHIPCRemoteStub *root) {
+    if (fd < 0 || root == NULL)
+        return -EINVAL;
+    struct ipc_conn *c = conn_new(fd);
+    OHIPCParcel *p = OH_IPCParcel_Create();
+    int rc = c == NULL || p == NULL ? -ENOMEM : 0;
+    if (rc == 0 && OH_IPCParcel_WriteRemoteStub(p, root) != OH_IPC_SUCCESS)
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = engine_add(c); /* before HELLO: the parent may call at once */
+    struct ipc_wire_hdr h = {.type = IPC_MSG_HELLO};
+    if (rc == 0 && conn_send(c, &h, p) != OH_IPC_SUCCESS)
+        rc = -EPIPE;
+    OH_IPCParcel_Destroy(p);
+    if (rc < 0 && c != NULL)
+        conn_fail(c); /* registered or not, EOF follows */
+    if (c == NULL)
+        sys_close(fd);
+    return rc;
+}
+
+int OH_Ohncp_IPCAcceptChannel(int fd, int timeout_ms, OHIPCRemoteProxy **ret) {
+    struct ipc_conn *c = conn_new(fd);
+    uint8_t *buf = malloc(RECV_MAX);
+    int rc = c == NULL || buf == NULL ? -ENOMEM : 0;
+    int ev = rc == 0 ? sys_poll1(fd, POLLIN, timeout_ms) : 0;
+    if (rc == 0 && ev <= 0)
+        rc = ev == 0 ? -ETIMEDOUT : ev;
+    struct received m;
+    if (rc == 0 && recv_message(c, buf, &m, MSG_DONTWAIT) <= 0)
+        rc = -EPIPE;
+    if (rc == 0) {
+        close_received(&m);
+        const struct ipc_wire_obj *o = &m.objs[0];
+        bool ok = m.h.type == IPC_MSG_HELLO && m.h.nobjs == 1 &&
+                  o->kind == PARCEL_OBJECT_STUB && o->owner == IPC_OWNER_SENDER;
+        pthread_mutex_lock(&c->lock);
+        *ret = ok ? import_node(c, o->id) : NULL;
+        pthread_mutex_unlock(&c->lock);
+        rc = *ret == NULL ? -EPROTO : engine_add(c);
+        if (rc < 0 && *ret != NULL) {
+            ipc_proxy_unref(*ret);
+            *ret = NULL;
+        }
+    }
+    free(buf);
+    if (rc < 0 && c != NULL) { /* never registered: ours to drop */
+        conn_fail(c);
+        conn_unref(c);
+    } else if (c == NULL) {
+        sys_close(fd);
+    }
+    return rc;
+}
+
+/* A fork()ed child has no engine threads and must not use the parent's
+ * connections: they are closed here (never shut down: that would cut the
+ * parent's too) and count as dead. */
+static void atfork_child(void) {
+    pthread_mutex_init(&eng.lock, NULL);
+    pthread_cond_init(&eng.work, NULL);
+    pthread_mutex_init(&all_lock, NULL);
+    eng.io_started = false;
+    sys_closep(&eng.epfd);
+    eng.head = eng.tail = NULL;
+    eng.workers = eng.idle = 0;
+    for (struct ipc_conn *c = all_conns; c != NULL; c = c->next_all) {
+        pthread_mutex_init(&c->lock, NULL);
+        sys_closep(&c->fd);
+        c->dead = true;
+        c->waiters = NULL;
+        for (OHIPCRemoteProxy *p = c->imports; p != NULL; p = p->next_import)
+            p->dead = true;
+    }
+}
+
+__attribute__((constructor)) static void ipc_conn_init(void) {
+    pthread_atfork(NULL, NULL, atfork_child);
+}

@@ -24,6 +24,7 @@
 #ifndef OHNCP_IPC_CPARCEL_H
 #define OHNCP_IPC_CPARCEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus

@@ -158,6 +158,9 @@ static __attribute__((noreturn)) void run_ipc(const struct child_req *r, int not
     report_ok(r); /* connected: the root object is in the channel already */
     reported(r, note_fd);
     run();
+    /* Requests in flight (say, the one that made MainProc return) still
+     * get their replies; a stuck one does not hold the exit up for long. */
+    (void)OH_Ohncp_IPCDrain(1000);
     exit(0);
 }
 

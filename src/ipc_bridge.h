@@ -24,6 +24,11 @@ __attribute__((visibility("default"))) int OH_Ohncp_IPCServeChannel(int fd,
 __attribute__((visibility("default"))) int OH_Ohncp_IPCAcceptChannel(int fd, int timeout_ms,
                                                                      OHIPCRemoteProxy **ret);
 
+/* In an IPC-mode child whose MainProc returned: wait up to `timeout_ms`
+ * for requests being handled to finish and their replies to go out. 0 or
+ * -ETIMEDOUT. */
+__attribute__((visibility("default"))) int OH_Ohncp_IPCDrain(int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

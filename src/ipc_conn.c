@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- 1. the engine -------------------------------------------------------------- */
@@ -34,6 +35,8 @@ enum job_type { JOB_REQUEST, JOB_DEATH };
 
 struct job {
     enum job_type type;
+    pid_t pid; /* REQUEST: the caller, as the kernel tells it */
+    uid_t uid;
     struct ipc_conn *conn;   /* REQUEST: a reference */
     OHIPCRemoteStub *stub;   /* REQUEST: a reference */
     uint32_t seq, code;
@@ -52,9 +55,12 @@ static struct {
     struct job *head, *tail;
     int workers, idle, max_workers;
     bool stop_join;
+    int busy;             /* requests queued or running */
+    pthread_cond_t idle_cond; /* busy dropped to 0 */
 } eng = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .work = PTHREAD_COND_INITIALIZER,
+    .idle_cond = PTHREAD_COND_INITIALIZER,
     .epfd = -1,
     .max_workers = 16,
 };
@@ -125,6 +131,7 @@ static int start_thread(void *(*fn)(void *), pthread_t *ret) {
 
 static void queue_job(struct job *j) {
     pthread_mutex_lock(&eng.lock);
+    eng.busy += j->type == JOB_REQUEST;
     j->next = NULL;
     if (eng.tail != NULL)
         eng.tail->next = j;
@@ -198,8 +205,6 @@ struct export_entry {
 struct ipc_conn {
     int refs; /* atomic: the engine's registration, proxies, jobs, waiters */
     int fd;
-    pid_t peer_pid;
-    uid_t peer_uid;
     pthread_mutex_t lock;
     bool dead;
     uint32_t next_seq;
@@ -221,12 +226,11 @@ static struct ipc_conn *conn_new(int fd) {
     struct ipc_conn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-        c->peer_pid = cred.pid; /* from the kernel, not from any message */
-        c->peer_uid = cred.uid;
-    }
+    /* Every message then carries its sender's pid and uid, filled in by the
+     * kernel. (SO_PEERCRED would not do: on a socketpair it names the
+     * process that created the pair, for both ends.) */
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
     int big = 1 << 20; /* the kernel caps it; large parcels need room */
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
@@ -276,6 +280,8 @@ static void conn_fail(struct ipc_conn *c) {
     }
     c->dead = true;
     for (struct waiter *w = c->waiters; w != NULL; w = w->next) {
+        if (w->done)
+            continue; /* its reply came before the end: it keeps it */
         w->done = true;
         w->status = OH_IPC_DEAD_REMOTE_OBJECT;
         pthread_cond_signal(&w->cond);
@@ -503,6 +509,8 @@ static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParc
 
 struct received {
     struct ipc_wire_hdr h;
+    pid_t pid; /* the sender, from SCM_CREDENTIALS */
+    uid_t uid;
     const struct ipc_wire_obj *objs;
     const uint8_t *data;
     int fds[IPC_MAX_FDS + 3];
@@ -519,7 +527,7 @@ static void close_received(struct received *m) {
  * hung up or sent something that is not a well-formed message. */
 static int recv_message(struct ipc_conn *c, uint8_t *buf, struct received *m, int flags) {
     union {
-        char b[CMSG_SPACE(sizeof(int) * (IPC_MAX_FDS + 3))];
+        char b[CMSG_SPACE(sizeof(int) * (IPC_MAX_FDS + 3)) + CMSG_SPACE(sizeof(struct ucred))];
         struct cmsghdr align;
     } u;
     struct iovec iov = {buf, RECV_MAX};
@@ -529,8 +537,18 @@ static int recv_message(struct ipc_conn *c, uint8_t *buf, struct received *m, in
     if (n == -EAGAIN)
         return 0;
     m->nfds = 0;
+    m->pid = 0;
+    m->uid = (uid_t)-1;
     for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm != NULL;
          cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(cm), sizeof cred);
+            m->pid = cred.pid;
+            m->uid = cred.uid;
+            continue;
+        }
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
         size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -561,7 +579,11 @@ static void unref_objects(struct parcel_object *objs, size_t n) {
     }
 }
 
-/* Turn wire objects into local ones (a reference each, for the parcel). */
+/* Turn wire objects into local ones (a reference each, for the parcel).
+ * An object changes kind on the way (the sender's stub is our proxy, our
+ * stub named back by the sender's proxy is our stub): its slot in the data
+ * is rewritten to say so, once the slot is known to lie inside the data
+ * (parcel_from_wire checks the rest). */
 static int local_objects(struct ipc_conn *c, const struct received *m,
                          struct parcel_object *out) {
     size_t nfd = 0;
@@ -584,7 +606,13 @@ static int local_objects(struct ipc_conn *c, const struct received *m,
             if (e != NULL)
                 ipc_stub_ref(e->stub);
         }
-        if (out[i].ptr == NULL) { /* unknown kind, owner or id */
+        bool inside = w->offset % 4 == 0 &&
+                      (uint64_t)w->offset + PARCEL_OBJECT_SIZE <= m->h.data_len;
+        if (inside && out[i].ptr != NULL)
+            memcpy((uint8_t *)m->data + w->offset, &out[i].kind, sizeof out[i].kind);
+        if (out[i].ptr == NULL || !inside) { /* unknown kind, owner or id */
+            if (out[i].ptr != NULL)
+                i++; /* drop this one's reference too */
             rc = -EINVAL;
             pthread_mutex_unlock(&c->lock);
             unref_objects(out, i);
@@ -623,7 +651,7 @@ static void reply_to(struct ipc_conn *c, uint32_t seq, int status, const OHIPCPa
 static void run_request(struct job *j) {
     OHIPCParcel *reply = OH_IPCParcel_Create();
     struct ipc_calling saved = calling;
-    calling = (struct ipc_calling){true, false, j->conn->peer_pid, j->conn->peer_uid};
+    calling = (struct ipc_calling){true, false, j->pid, j->uid};
     int rc = reply == NULL ? OH_IPC_INNER_ERROR
                            : j->stub->on_request(j->code, j->data, reply, j->stub->user);
     calling = saved;
@@ -633,6 +661,10 @@ static void run_request(struct job *j) {
     OH_IPCParcel_Destroy(j->data);
     ipc_stub_unref(j->stub);
     conn_unref(j->conn);
+    pthread_mutex_lock(&eng.lock);
+    if (--eng.busy == 0)
+        pthread_cond_broadcast(&eng.idle_cond);
+    pthread_mutex_unlock(&eng.lock);
 }
 
 static int handle_request(struct ipc_conn *c, struct received *m) {
@@ -657,8 +689,8 @@ static int handle_request(struct ipc_conn *c, struct received *m) {
         return 0;
     }
     conn_ref(c);
-    *j = (struct job){JOB_REQUEST, c, stub, m->h.seq, (uint32_t)m->h.code, oneway, data,
-                      NULL, NULL, NULL};
+    *j = (struct job){JOB_REQUEST, m->pid, m->uid, c, stub, m->h.seq, (uint32_t)m->h.code,
+                      oneway, data, NULL, NULL, NULL};
     queue_job(j);
     return 0;
 }
@@ -900,6 +932,23 @@ int OH_Ohncp_IPCAcceptChannel(int fd, int timeout_ms, OHIPCRemoteProxy **ret) {
     return rc;
 }
 
+int OH_Ohncp_IPCDrain(int timeout_ms) {
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&eng.lock);
+    while (eng.busy > 0 && rc == 0)
+        rc = pthread_cond_timedwait(&eng.idle_cond, &eng.lock, &dl);
+    pthread_mutex_unlock(&eng.lock);
+    return rc == 0 ? 0 : -ETIMEDOUT;
+}
+
 /* A fork()ed child has no engine threads and must not use the parent's
  * connections: they are closed here (never shut down: that would cut the
  * parent's too) and count as dead. */
@@ -910,7 +959,8 @@ static void atfork_child(void) {
     eng.io_started = false;
     sys_closep(&eng.epfd);
     eng.head = eng.tail = NULL;
-    eng.workers = eng.idle = 0;
+    eng.workers = eng.idle = eng.busy = 0;
+    pthread_cond_init(&eng.idle_cond, NULL);
     for (struct ipc_conn *c = all_conns; c != NULL; c = c->next_all) {
         pthread_mutex_init(&c->lock, NULL);
         sys_closep(&c->fd);

@@ -544,6 +544,8 @@ static int collect_fds(const struct ncp_start_req *req, struct request *r, int r
     }
     if (r->memfd >= 0)
         r->fds[r->nfds++] = r->memfd;
+    if (req->ipc)
+        r->fds[r->nfds++] = req->channel_fd;
     for (int i = 0; i < req->nfds; i++)
         r->fds[r->nfds++] = req->fds[i];
     r->hdr.nfds = (uint32_t)req->nfds;
@@ -720,6 +722,8 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
     if (n != (ssize_t)sizeof rep) { /* died: before or after loading */
         finish_ipc(p, p->loaded ? NCP_ERR_CONNECTION_FAILED : NCP_ERR_LIB_LOADING_FAILED, NULL);
     } else if (rep.code != NCP_NO_ERROR) {
+        rep.msg[sizeof rep.msg - 1] = '\0';
+        ncp_debug("IPC start of slot %d failed: %s", p->slot, rep.msg);
         finish_ipc(p, rep.code, NULL);
     } else if (!p->loaded) {
         p->loaded = true;

@@ -542,3 +542,35 @@ TEST_TIMEOUT(hostile_peers_are_disconnected, 120) {
     CHECK_EQ(call_int(good, CHILD_EXIT, 0), 0);
     OH_IPCRemoteProxy_Destroy(good);
 }
+
+static int identity_ok;
+static int identity_stub(uint32_t code, const OHIPCParcel *data, OHIPCParcel *reply, void *user) {
+    (void)code, (void)data, (void)user;
+    pid_t child = (pid_t)OH_IPCSkeleton_GetCallingPid();
+    int ok = child != getpid() && OH_IPCSkeleton_IsHandlingTransaction() == 1 &&
+             OH_IPCSkeleton_IsLocalCalling() == 0;
+    char *id = NULL;
+    int32_t len = 0;
+    ok = ok && OH_IPCSkeleton_ResetCallingIdentity(&id, &len, alloc) == 0;
+    ok = ok && OH_IPCSkeleton_GetCallingPid() == (uint64_t)getpid(); /* acting as ourselves */
+    ok = ok && OH_IPCSkeleton_SetCallingIdentity(id) == 0;
+    ok = ok && OH_IPCSkeleton_GetCallingPid() == (uint64_t)child; /* and back */
+    free(id);
+    identity_ok = ok;
+    return OH_IPCParcel_WriteInt32(reply, 1);
+}
+
+TEST(calling_identity_inside_a_request) {
+    OHIPCRemoteProxy *proxy = start_ipc_child();
+    OHIPCRemoteStub *stub = OH_IPCRemoteStub_Create("ohncp.test.Identity", identity_stub, NULL, NULL);
+    OHIPCParcel *data = OH_IPCParcel_Create(), *reply = OH_IPCParcel_Create();
+    OH_IPCParcel_WriteRemoteStub(data, stub);
+    OH_IPCParcel_WriteInt32(data, 0);
+    CHECK_EQ(OH_IPCRemoteProxy_SendRequest(proxy, CHILD_CALLBACK, data, reply, NULL), 0);
+    CHECK_EQ(identity_ok, 1);
+    OH_IPCParcel_Destroy(data);
+    OH_IPCParcel_Destroy(reply);
+    OH_IPCRemoteStub_Destroy(stub);
+    CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
+    OH_IPCRemoteProxy_Destroy(proxy);
+}

@@ -574,3 +574,32 @@ TEST(calling_identity_inside_a_request) {
     CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
     OH_IPCRemoteProxy_Destroy(proxy);
 }
+
+TEST(fork_with_live_connection) {
+    OHIPCRemoteProxy *proxy = start_ipc_child();
+    int32_t sum = 0;
+    CHECK_EQ(call_add(proxy, 1, 2, &sum), 0);
+    pid_t forked = fork();
+    CHECK(forked >= 0);
+    if (forked == 0) {
+        /* the parent's connection is not ours: dead here, untouched there */
+        if (OH_IPCRemoteProxy_IsRemoteDead(proxy) != 1)
+            _exit(10);
+        if (call_add(proxy, 1, 1, &sum) != OH_IPC_DEAD_REMOTE_OBJECT)
+            _exit(11);
+        nstarts = 0;
+        OHIPCRemoteProxy *mine = start_ipc_child(); /* a runtime of its own */
+        if (call_add(mine, 4, 5, &sum) != 0 || sum != 9)
+            _exit(12);
+        call_int(mine, CHILD_EXIT, 0);
+        _exit(0);
+    }
+    int st;
+    CHECK_EQ(waitpid(forked, &st, 0), forked);
+    CHECK(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
+    CHECK_EQ(call_add(proxy, 20, 22, &sum), 0); /* still ours, still alive */
+    CHECK_EQ(sum, 42);
+    CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
+    OH_IPCRemoteProxy_Destroy(proxy);
+}

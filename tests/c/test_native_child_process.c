@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -339,7 +340,7 @@ TEST(nested_start_is_already_in_child) {
     close(p[1]);
     char buf[32];
     read_all(p[0], buf, sizeof buf);
-    CHECK_STREQ(buf, "16010005");
+    CHECK_STREQ(buf, "16010005 16010005"); /* args mode and IPC mode */
 }
 
 TEST(current_args_from_any_thread) {
@@ -458,4 +459,29 @@ TEST(library_path_lookup) {
     close(p[1]);
     read_all(p[0], buf, sizeof buf);
     CHECK_STREQ(buf, "relative");
+}
+
+TEST(internal_error_when_out_of_fds) {
+    int32_t pid;
+    CHECK_EQ(start_child("Entry_Echo", "", -1, &pid), NCP_NO_ERROR); /* runtime up */
+    struct rlimit old, tight;
+    getrlimit(RLIMIT_NOFILE, &old);
+    int highest = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            highest = fd;
+    tight = old;
+    tight.rlim_cur = (rlim_t)highest + 1; /* no new fd fits */
+    int before = count_fds();
+    CHECK(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    int fillers[1024], nfill = 0; /* take every free number below the limit */
+    while (nfill < 1024 && (fillers[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        nfill++;
+    CHECK_EQ(start_child("Entry_Echo", "", -1, &pid), NCP_ERR_INTERNAL);
+    CHECK(strlen(OH_Ohncp_GetLastErrorMessage()) > 0);
+    for (int i = 0; i < nfill; i++)
+        close(fillers[i]);
+    CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    CHECK_EQ(count_fds(), before); /* nothing half-made stays open */
+    CHECK_EQ(start_child("Entry_Echo", "", -1, &pid), NCP_NO_ERROR);
 }

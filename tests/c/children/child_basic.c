@@ -94,7 +94,8 @@ void Entry_NestedStart(NativeChildProcess_Args args) {
     int32_t pid = 0;
     char buf[64];
     int rc = OH_Ability_StartNativeChildProcess("libc.so.6:abort", none, opts, &pid);
-    snprintf(buf, sizeof buf, "%d", rc);
+    int rc2 = OH_Ability_CreateNativeChildProcess("libc.so.6", (OH_Ability_OnNativeChildProcessStarted)abort);
+    snprintf(buf, sizeof buf, "%d %d", rc, rc2);
     put(args, buf);
 }
 

@@ -134,6 +134,8 @@ TEST(start_call_exit) {
     CHECK_EQ(len, 17);
     free(desc);
     CHECK_EQ(OH_IPCRemoteProxy_IsRemoteDead(proxy), 0);
+    OHIPCDeathRecipient *r = OH_IPCDeathRecipient_Create(on_death, NULL, NULL);
+    CHECK_EQ(OH_IPCRemoteProxy_AddDeathRecipient(proxy, r), 0);
     CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), OH_IPC_SUCCESS);
     /* MainProc returned: the child exits 0; exit callbacks see it */
     for (int i = 0; i < 500 && !OH_IPCRemoteProxy_IsRemoteDead(proxy); i++)
@@ -147,6 +149,10 @@ TEST(start_call_exit) {
     pthread_mutex_unlock(&exits_lock);
     usleep(50000);
     CHECK_EQ(nstarts, 1); /* exactly once */
+    CHECK(eventually(&deaths, 1)); /* a normal exit is a death too, told once */
+    usleep(50000);
+    CHECK_EQ(deaths, 1);
+    OH_IPCDeathRecipient_Destroy(r);
     OH_IPCRemoteProxy_Destroy(proxy);
 }
 

@@ -202,9 +202,14 @@ struct export_entry {
     OHIPCRemoteStub *stub;
 };
 
+/* Requests one peer may have queued or running here at once; a peer that
+ * sends more is flooding us and is disconnected. */
+#define MAX_INFLIGHT 4096
+
 struct ipc_conn {
     int refs; /* atomic: the engine's registration, proxies, jobs, waiters */
     int fd;
+    int inflight; /* requests from the peer queued or running (atomic) */
     pthread_mutex_t lock;
     bool dead;
     uint32_t next_seq;
@@ -660,6 +665,7 @@ static void run_request(struct job *j) {
     OH_IPCParcel_Destroy(reply);
     OH_IPCParcel_Destroy(j->data);
     ipc_stub_unref(j->stub);
+    __atomic_sub_fetch(&j->conn->inflight, 1, __ATOMIC_RELAXED);
     conn_unref(j->conn);
     pthread_mutex_lock(&eng.lock);
     if (--eng.busy == 0)
@@ -669,6 +675,10 @@ static void run_request(struct job *j) {
 
 static int handle_request(struct ipc_conn *c, struct received *m) {
     bool oneway = m->h.flags & IPC_FLAG_ONEWAY;
+    if (__atomic_load_n(&c->inflight, __ATOMIC_RELAXED) >= MAX_INFLIGHT) {
+        close_received(m);
+        return -1;
+    }
     pthread_mutex_lock(&c->lock);
     struct export_entry *e = find_export(c, m->h.target);
     OHIPCRemoteStub *stub = e != NULL ? e->stub : NULL;
@@ -689,6 +699,7 @@ static int handle_request(struct ipc_conn *c, struct received *m) {
         return 0;
     }
     conn_ref(c);
+    __atomic_add_fetch(&c->inflight, 1, __ATOMIC_RELAXED);
     *j = (struct job){JOB_REQUEST, m->pid, m->uid, c, stub, m->h.seq, (uint32_t)m->h.code,
                       oneway, data, NULL, NULL, NULL};
     queue_job(j);

@@ -44,7 +44,8 @@ def make_ffibuilder(library_dirs: list[str]) -> FFI:
     builder.cdef(_read(os.path.join(PACKAGE_DIR, "_cdef.h")))
     builder.set_source(
         "ohncp._ohncp",
-        '#include "native_child_process.h"\n#include "ohncp_ext.h"\n#include "_shim.h"\n',
+        '#include "native_child_process.h"\n#include "ipc_kit.h"\n#include "ohncp_ext.h"\n'
+        '#include "_shim.h"\n',
         sources=[_relative(os.path.join(PACKAGE_DIR, "_shim.c"))],
         include_dirs=[INCLUDE_DIR, PACKAGE_DIR],
         library_dirs=list(library_dirs),

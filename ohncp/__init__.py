@@ -16,6 +16,17 @@ is ``None`` until the child has been reaped, then its exit code, or minus
 the signal number that killed it. Failures raise a subclass of
 :class:`NativeChildProcessError` that carries the SDK's error code.
 
+In IPC mode (``OH_Ability_CreateNativeChildProcess``), :func:`connect` starts
+a child library that exports ``NativeChildProcess_OnConnect`` and
+``NativeChildProcess_MainProc``, and returns a :class:`RemoteProxy` to the
+stub it handed over; requests and replies are :class:`Parcel` objects::
+
+    with ohncp.connect("libmyipcchild.so") as proxy:
+        reply = proxy.send_request(1, ohncp.Parcel().write_int32(2).write_int32(3))
+        print(reply.read_int32())
+
+IPC failures raise a subclass of :class:`IPCError`.
+
 Child libraries are built against this package's headers and runtime:
 ``python -m ohncp --cflags`` and ``python -m ohncp --libs`` give the flags.
 """
@@ -31,25 +42,37 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol, TypeAlias, TypeVar
+from typing import TypeVar
 
+from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode
 from ._errors import (
     AlreadyInChildError,
     BusyError,
     CallbackNotExistError,
+    CheckParamError,
+    CodeOutOfRangeError,
     ConnectionFailedError,
+    DeadRemoteObjectError,
     InternalError,
     InvalidParamError,
     InvalidPidError,
+    InvalidUserErrorCodeError,
+    IPCError,
+    IPCInnerError,
     LibLoadingFailedError,
     MaxChildProcessesReachedError,
+    MemAllocatorError,
     MultiProcessDisabledError,
     NativeChildProcessError,
     NotSupportedError,
+    ParcelReadError,
+    ParcelWriteError,
+    RemoteError,
     ServiceError,
     StartTimeoutError,
     check,
 )
+from ._ipc import Parcel, RemoteProxy, connect
 from ._ohncp import ffi, lib
 
 __version__ = "0.1.0"
@@ -58,20 +81,33 @@ __all__ = [
     "AlreadyInChildError",
     "BusyError",
     "CallbackNotExistError",
+    "CheckParamError",
     "ChildProcess",
+    "CodeOutOfRangeError",
     "ConnectionFailedError",
+    "DeadRemoteObjectError",
+    "IPCError",
+    "IPCInnerError",
     "InternalError",
     "InvalidParamError",
     "InvalidPidError",
+    "InvalidUserErrorCodeError",
     "LibLoadingFailedError",
     "MaxChildProcessesReachedError",
+    "MemAllocatorError",
     "MultiProcessDisabledError",
     "NativeChildProcessError",
     "NotSupportedError",
+    "Parcel",
+    "ParcelReadError",
+    "ParcelWriteError",
+    "RemoteError",
+    "RemoteProxy",
     "ServiceError",
     "StartTimeoutError",
     "TimeoutExpired",
     "__version__",
+    "connect",
     "get_include",
     "get_library_dir",
     "is_supported",
@@ -84,19 +120,6 @@ _ERRBUF_LEN = 512
 # Blocking waits return to Python this often, so that signal handlers (and
 # KeyboardInterrupt) run while a thread waits for a child without a timeout.
 _WAIT_SLICE_S = 0.25
-
-_ISOLATION = {
-    "normal": lib.NCP_ISOLATION_MODE_NORMAL,
-    "isolated": lib.NCP_ISOLATION_MODE_ISOLATED,
-}
-
-
-class _HasFileno(Protocol):
-    def fileno(self) -> int: ...
-
-
-FileDescriptorLike: TypeAlias = int | _HasFileno
-"""An fd number, or an object with a ``fileno()`` method (file, socket)."""
 
 _Self = TypeVar("_Self", bound="ChildProcess")
 
@@ -238,19 +261,12 @@ class ChildProcess:
         )
 
 
-def _encode(text: str | bytes, what: str) -> bytes:
-    data = os.fsencode(text) if isinstance(text, str) else bytes(text)
-    if b"\0" in data:
-        raise ValueError(f"{what} contains a NUL byte")
-    return data
-
-
 def start(
     entry: str,
     params: str | bytes = "",
     fds: Mapping[str, FileDescriptorLike] | None = None,
     *,
-    isolation: Literal["normal", "isolated"] = "normal",
+    isolation: Isolation = "normal",
     isolation_uid: bool = False,
     process_name: str | None = None,
 ) -> ChildProcess:
@@ -277,26 +293,25 @@ def start(
             InvalidParamError, LibLoadingFailedError, NotSupportedError.
         ValueError: an unknown ``isolation``, or a NUL byte in a string.
     """
-    if isolation not in _ISOLATION:
-        raise ValueError(f"isolation must be 'normal' or 'isolated', not {isolation!r}")
+    mode = isolation_mode(isolation)
     names = []
     numbers = []
     for name, fd in (fds or {}).items():
-        names.append(ffi.new("char[]", _encode(name.encode("utf-8"), "fd name")))
-        numbers.append(fd if isinstance(fd, int) else fd.fileno())
+        names.append(ffi.new("char[]", fs_bytes(name.encode("utf-8"), "fd name")))
+        numbers.append(fileno(fd))
     c_names = ffi.new("char *[]", names)
     c_fds = ffi.new("int32_t[]", numbers)
-    c_name = ffi.NULL if process_name is None else _encode(process_name, "process_name")
+    c_name = ffi.NULL if process_name is None else fs_bytes(process_name, "process_name")
     pid = ffi.new("int32_t *")
     handle = ffi.new("uint64_t *")
     errbuf = ffi.new("char[]", _ERRBUF_LEN)
     rc = lib.shim_start(
-        _encode(entry, "entry"),
-        _encode(params.encode("utf-8") if isinstance(params, str) else params, "params"),
+        fs_bytes(entry, "entry"),
+        fs_bytes(params.encode("utf-8") if isinstance(params, str) else params, "params"),
         len(names),
         c_names,
         c_fds,
-        _ISOLATION[isolation],
+        mode,
         int(isolation_uid),
         c_name,
         pid,

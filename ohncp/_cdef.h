@@ -31,8 +31,102 @@ typedef enum NativeChildProcess_IsolationMode {
     ...
 } NativeChildProcess_IsolationMode;
 
+typedef struct Ability_ChildProcessConfigs Ability_ChildProcessConfigs;
+typedef struct OHIPCRemoteProxy OHIPCRemoteProxy;
+typedef void (*OH_Ability_OnNativeChildProcessStarted)(int errCode,
+                                                       OHIPCRemoteProxy *remoteProxy);
+
+Ability_ChildProcessConfigs *OH_Ability_CreateChildProcessConfigs(void);
+Ability_NativeChildProcess_ErrCode OH_Ability_DestroyChildProcessConfigs(
+    Ability_ChildProcessConfigs *configs);
+Ability_NativeChildProcess_ErrCode OH_Ability_ChildProcessConfigs_SetIsolationMode(
+    Ability_ChildProcessConfigs *configs, NativeChildProcess_IsolationMode isolationMode);
+Ability_NativeChildProcess_ErrCode OH_Ability_ChildProcessConfigs_SetIsolationUid(
+    Ability_ChildProcessConfigs *configs, bool isolationUid);
+Ability_NativeChildProcess_ErrCode OH_Ability_ChildProcessConfigs_SetProcessName(
+    Ability_ChildProcessConfigs *configs, const char *processName);
+Ability_NativeChildProcess_ErrCode OH_Ability_CreateNativeChildProcessWithConfigs(
+    const char *libName, Ability_ChildProcessConfigs *configs,
+    OH_Ability_OnNativeChildProcessStarted onProcessStarted);
 Ability_NativeChildProcess_ErrCode OH_Ability_KillChildProcess(int32_t pid);
 bool OH_Ability_IsNativeChildProcessSupported(void);
+
+/* ipc_error_code.h */
+typedef enum {
+    OH_IPC_SUCCESS,
+    OH_IPC_ERROR_CODE_BASE,
+    OH_IPC_CHECK_PARAM_ERROR,
+    OH_IPC_PARCEL_WRITE_ERROR,
+    OH_IPC_PARCEL_READ_ERROR,
+    OH_IPC_MEM_ALLOCATOR_ERROR,
+    OH_IPC_CODE_OUT_OF_RANGE,
+    OH_IPC_DEAD_REMOTE_OBJECT,
+    OH_IPC_INVALID_USER_ERROR_CODE,
+    OH_IPC_INNER_ERROR,
+    OH_IPC_ERROR_CODE_MAX,
+    OH_IPC_USER_ERROR_CODE_MIN,
+    OH_IPC_USER_ERROR_CODE_MAX,
+    ...
+} OH_IPC_ErrorCode;
+
+/* ipc_cparcel.h */
+typedef struct OHIPCParcel OHIPCParcel;
+typedef void *(*OH_IPC_MemAllocator)(int32_t len);
+
+OHIPCParcel *OH_IPCParcel_Create(void);
+void OH_IPCParcel_Destroy(OHIPCParcel *parcel);
+int OH_IPCParcel_GetDataSize(const OHIPCParcel *parcel);
+int OH_IPCParcel_WriteInt8(OHIPCParcel *parcel, int8_t value);
+int OH_IPCParcel_ReadInt8(const OHIPCParcel *parcel, int8_t *value);
+int OH_IPCParcel_WriteInt16(OHIPCParcel *parcel, int16_t value);
+int OH_IPCParcel_ReadInt16(const OHIPCParcel *parcel, int16_t *value);
+int OH_IPCParcel_WriteInt32(OHIPCParcel *parcel, int32_t value);
+int OH_IPCParcel_ReadInt32(const OHIPCParcel *parcel, int32_t *value);
+int OH_IPCParcel_WriteInt64(OHIPCParcel *parcel, int64_t value);
+int OH_IPCParcel_ReadInt64(const OHIPCParcel *parcel, int64_t *value);
+int OH_IPCParcel_WriteUint8(OHIPCParcel *parcel, uint8_t value);
+int OH_IPCParcel_ReadUint8(const OHIPCParcel *parcel, uint8_t *value);
+int OH_IPCParcel_WriteUint16(OHIPCParcel *parcel, uint16_t value);
+int OH_IPCParcel_ReadUint16(const OHIPCParcel *parcel, uint16_t *value);
+int OH_IPCParcel_WriteUint32(OHIPCParcel *parcel, uint32_t value);
+int OH_IPCParcel_ReadUint32(const OHIPCParcel *parcel, uint32_t *value);
+int OH_IPCParcel_WriteUint64(OHIPCParcel *parcel, uint64_t value);
+int OH_IPCParcel_ReadUint64(const OHIPCParcel *parcel, uint64_t *value);
+int OH_IPCParcel_WriteFloat(OHIPCParcel *parcel, float value);
+int OH_IPCParcel_ReadFloat(const OHIPCParcel *parcel, float *value);
+int OH_IPCParcel_WriteDouble(OHIPCParcel *parcel, double value);
+int OH_IPCParcel_ReadDouble(const OHIPCParcel *parcel, double *value);
+int OH_IPCParcel_WriteString(OHIPCParcel *parcel, const char *str);
+const char *OH_IPCParcel_ReadString(const OHIPCParcel *parcel);
+int OH_IPCParcel_WriteBuffer(OHIPCParcel *parcel, const uint8_t *buffer, int32_t len);
+const uint8_t *OH_IPCParcel_ReadBuffer(const OHIPCParcel *parcel, int32_t len);
+int OH_IPCParcel_WriteFileDescriptor(OHIPCParcel *parcel, int32_t fd);
+int OH_IPCParcel_ReadFileDescriptor(const OHIPCParcel *parcel, int32_t *fd);
+int OH_IPCParcel_WriteInterfaceToken(OHIPCParcel *parcel, const char *token);
+int OH_IPCParcel_ReadInterfaceToken(const OHIPCParcel *parcel, char **token, int32_t *len,
+                                    OH_IPC_MemAllocator allocator);
+
+/* ipc_cremote_object.h */
+typedef enum {
+    OH_IPC_REQUEST_MODE_SYNC,
+    OH_IPC_REQUEST_MODE_ASYNC,
+    ...
+} OH_IPC_RequestMode;
+
+typedef struct {
+    OH_IPC_RequestMode mode;
+    uint32_t timeout;
+    void *reserved;
+    ...;
+} OH_IPC_MessageOption;
+
+void OH_IPCRemoteProxy_Destroy(OHIPCRemoteProxy *proxy);
+int OH_IPCRemoteProxy_SendRequest(const OHIPCRemoteProxy *proxy, uint32_t code,
+                                  const OHIPCParcel *data, OHIPCParcel *reply,
+                                  const OH_IPC_MessageOption *option);
+int OH_IPCRemoteProxy_GetInterfaceDescriptor(OHIPCRemoteProxy *proxy, char **descriptor,
+                                             int32_t *len, OH_IPC_MemAllocator allocator);
+int OH_IPCRemoteProxy_IsRemoteDead(const OHIPCRemoteProxy *proxy);
 
 /* ohncp_ext.h */
 const char *OH_Ohncp_GetLastErrorMessage(void);
@@ -41,6 +135,9 @@ const char *OH_Ohncp_GetLastErrorMessage(void);
 #define SHIM_EXITED ...
 #define SHIM_RUNNING ...
 #define SHIM_UNKNOWN ...
+#define SHIM_DONE ...
+#define SHIM_TIMEOUT ...
+#define SHIM_CONNECT_SLOTS ...
 
 int shim_init(void);
 int shim_start(const char *entry, const char *params, int nfds,
@@ -51,3 +148,12 @@ int shim_wait(uint64_t handle, int timeout_ms, int *status);
 int shim_poll(uint64_t handle, int *status);
 void shim_forget(uint64_t handle);
 int shim_tracked(void);
+int shim_connect_begin(const char *lib_name, int isolation, int isolation_uid,
+                       const char *process_name, uint64_t *handle, char *errbuf,
+                       size_t errbuf_len);
+int shim_connect_wait(uint64_t handle, int timeout_ms, int *code, OHIPCRemoteProxy **proxy);
+void shim_connect_abandon(uint64_t handle);
+int shim_connect_fd(uint64_t handle);
+int shim_connect_busy(void);
+void *shim_ipc_alloc(int32_t len);
+void shim_ipc_free(void *ptr);

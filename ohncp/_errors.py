@@ -1,9 +1,12 @@
-"""Exceptions for the ``NCP_ERR_*`` codes of the native child process API.
+"""Exceptions for the error codes of the native child process API and IPC Kit.
 
-Every exception carries the numeric ``code`` and its ``name``; each class
-also inherits the builtin exception that matches its meaning, so callers may
-catch either. The code -> class map is built from the values the compiler
-took from ``native_child_process.h``: no code is typed here.
+:class:`NativeChildProcessError` and its subclasses stand for the
+``NCP_ERR_*`` codes, :class:`IPCError` and its subclasses for the
+``OH_IPC_*`` codes and the user codes a remote stub may return. Every
+exception carries the numeric ``code`` and its ``name``; a class whose
+meaning matches a builtin exception also inherits it, so callers may catch
+either. The code -> class maps are built from the values the compiler took
+from the C headers: no code is typed here.
 """
 
 from __future__ import annotations
@@ -14,19 +17,31 @@ __all__ = [
     "AlreadyInChildError",
     "BusyError",
     "CallbackNotExistError",
+    "CheckParamError",
+    "CodeOutOfRangeError",
     "ConnectionFailedError",
+    "DeadRemoteObjectError",
+    "IPCError",
+    "IPCInnerError",
     "InternalError",
     "InvalidParamError",
     "InvalidPidError",
+    "InvalidUserErrorCodeError",
     "LibLoadingFailedError",
     "MaxChildProcessesReachedError",
+    "MemAllocatorError",
     "MultiProcessDisabledError",
     "NativeChildProcessError",
     "NotSupportedError",
+    "ParcelReadError",
+    "ParcelWriteError",
+    "RemoteError",
     "ServiceError",
     "StartTimeoutError",
     "check",
+    "check_ipc",
     "error_for_code",
+    "ipc_error_for_code",
     "last_error_message",
 ]
 
@@ -160,3 +175,110 @@ def check(code: int, detail: str | None = None) -> None:
     if detail is None:
         detail = last_error_message()
     raise error_for_code(code, detail)
+
+
+# ---- IPC Kit -----------------------------------------------------------------
+
+
+class IPCError(Exception):
+    """An IPC Kit call failed, or the remote stub answered with an error.
+
+    Attributes:
+        code: the ``OH_IPC_*`` value (or the stub's user code) returned.
+        name: the name of that value, e.g. ``"OH_IPC_PARCEL_READ_ERROR"``.
+        detail: what was being done, or ``""``.
+    """
+
+    code: int
+    name: str
+    detail: str
+
+    def __init__(self, code: int, detail: str = "") -> None:
+        self.code = code
+        self.name = _ipc_name(code)
+        self.detail = detail
+        text = f"{self.name} ({code})"
+        super().__init__(f"{text}: {detail}" if detail else text)
+
+    def __reduce__(self) -> tuple[type[IPCError], tuple[int, str]]:
+        return (type(self), (self.code, self.detail))
+
+
+class CheckParamError(IPCError, ValueError):
+    """An argument was NULL, negative or out of range (1901000)."""
+
+
+class ParcelWriteError(IPCError):
+    """The parcel cannot take the data: it would pass its size limit (1901001)."""
+
+
+class ParcelReadError(IPCError):
+    """The parcel has no more data of the kind asked for (1901002)."""
+
+
+class MemAllocatorError(IPCError):
+    """The allocator for a returned string failed (1901003)."""
+
+
+class CodeOutOfRangeError(IPCError, ValueError):
+    """A request code outside [1, 0xFFFFFF], or one the stub does not know (1901004)."""
+
+
+class DeadRemoteObjectError(IPCError):
+    """The process behind the proxy has died (1901005)."""
+
+
+class InvalidUserErrorCodeError(IPCError):
+    """The stub returned a value that is neither 0, an IPC code nor a user code (1901006)."""
+
+
+class IPCInnerError(IPCError):
+    """Any other failure inside the IPC runtime (1901007)."""
+
+
+class RemoteError(IPCError):
+    """The stub returned a user error code, 1909000..1909999; ``code`` is that code."""
+
+
+_IPC_CLASSES: dict[str, type[IPCError]] = {
+    "OH_IPC_CHECK_PARAM_ERROR": CheckParamError,
+    "OH_IPC_PARCEL_WRITE_ERROR": ParcelWriteError,
+    "OH_IPC_PARCEL_READ_ERROR": ParcelReadError,
+    "OH_IPC_MEM_ALLOCATOR_ERROR": MemAllocatorError,
+    "OH_IPC_CODE_OUT_OF_RANGE": CodeOutOfRangeError,
+    "OH_IPC_DEAD_REMOTE_OBJECT": DeadRemoteObjectError,
+    "OH_IPC_INVALID_USER_ERROR_CODE": InvalidUserErrorCodeError,
+    "OH_IPC_INNER_ERROR": IPCInnerError,
+}
+
+_IPC_NAMES: dict[int, str] = {getattr(lib, name): name for name in _IPC_CLASSES}
+_IPC_BY_CODE: dict[int, type[IPCError]] = {
+    getattr(lib, name): cls for name, cls in _IPC_CLASSES.items()
+}
+
+
+def _is_user_code(code: int) -> bool:
+    return lib.OH_IPC_USER_ERROR_CODE_MIN <= code <= lib.OH_IPC_USER_ERROR_CODE_MAX
+
+
+def _ipc_name(code: int) -> str:
+    if _is_user_code(code):
+        return "OH_IPC_USER_ERROR_CODE"
+    return _IPC_NAMES.get(code, "OH_IPC_UNKNOWN_ERROR")
+
+
+def ipc_error_for_code(code: int, detail: str = "") -> IPCError:
+    """Return the exception for an IPC ``code``: its class, RemoteError, or IPCError."""
+    if _is_user_code(code):
+        return RemoteError(code, detail)
+    return _IPC_BY_CODE.get(code, IPCError)(code, detail)
+
+
+def check_ipc(code: int, detail: str = "") -> None:
+    """Raise the exception for ``code`` unless it is ``OH_IPC_SUCCESS``.
+
+    Raises:
+        IPCError: the subclass for ``code``; RemoteError for a user code.
+    """
+    if code != lib.OH_IPC_SUCCESS:
+        raise ipc_error_for_code(code, detail)

@@ -1,18 +1,20 @@
 /*
- * _shim.c - exit statuses for Python, kept in C.
+ * _shim.c - exit statuses and IPC-mode start results for Python, kept in C.
  *
- * The runtime reports each child's exit on one of its own threads. Calling
- * into Python from there would wait for the GIL (up to the 5 ms switch
- * interval while Python code runs), so the report is stored here instead,
- * in a table keyed by a handle, and Python collects it with shim_wait (which
- * blocks on a condition variable with the GIL released) or shim_poll.
+ * The runtime reports each child's exit, and each IPC-mode start, on one of
+ * its own threads. Calling into Python from there would wait for the GIL (up
+ * to the 5 ms switch interval while Python code runs), so the reports are
+ * stored here instead, and Python collects them with calls that block on a
+ * condition variable with the GIL released.
  *
  * Map:
  *   1. the table: entries, lookup, insertion, removal
  *   2. the exit-status callback and the fork handler
- *   3. the functions Python calls
+ *   3. the functions Python calls (args mode)
+ *   4. IPC-mode connects: slots, trampolines, the functions Python calls
+ *   5. memory for strings the IPC API hands back
  *
- * The race this file exists for: the runtime may report a child's exit
+ * The race the exit table exists for: the runtime may report a child's exit
  * after OH_Ability_StartNativeChildProcessWithConfigs returned but before
  * shim_start has recorded the pid. So while any start is in flight, the
  * callback records exits of unknown pids as "unclaimed"; shim_start then
@@ -23,11 +25,15 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "native_child_process.h"
+#include "ipc_kit.h"
 #include "ohncp_ext.h"
 #include "_shim.h"
 
@@ -144,6 +150,8 @@ static void table_purge_unclaimed(void)
 
 /* ---- 2. callbacks from the runtime and from fork ------------------------- */
 
+static void connects_after_fork(void); /* section 4 */
+
 static void on_exit_status(int32_t pid, int32_t status, void *user_data)
 {
     struct shim_entry *e;
@@ -183,6 +191,7 @@ static void on_fork_child(void)
     table.n_unclaimed = 0;
     table.in_flight = 0;
     registered = false;
+    connects_after_fork();
 }
 
 static void table_init_once(void)
@@ -207,7 +216,7 @@ static int ensure_registered(void)
     return rc;
 }
 
-/* ---- 3. the functions Python calls --------------------------------------- */
+/* ---- 3. the functions Python calls (args mode) --------------------------- */
 
 int shim_init(void)
 {
@@ -226,12 +235,11 @@ static void copy_message(char *buf, size_t len)
     buf[len - 1] = '\0';
 }
 
-/* Build the configs and call the runtime. The message is copied right after
- * the failing call: the next call into the runtime may clear it. */
-static int start_with_configs(const char *entry, NativeChildProcess_Args args,
-                              int isolation, int isolation_uid,
-                              const char *process_name, int32_t *pid,
-                              char *errbuf, size_t errbuf_len)
+/* New configs with the caller's options in *ret. On failure nothing is left
+ * to free and the runtime's message is in errbuf: destroying the configs
+ * would clear it, so it is copied first. */
+static int make_configs(int isolation, int isolation_uid, const char *process_name,
+                        Ability_ChildProcessConfigs **ret, char *errbuf, size_t errbuf_len)
 {
     Ability_ChildProcessConfigs *configs = OH_Ability_CreateChildProcessConfigs();
     int rc;
@@ -246,8 +254,29 @@ static int start_with_configs(const char *entry, NativeChildProcess_Args args,
         rc = OH_Ability_ChildProcessConfigs_SetIsolationUid(configs, true);
     if (rc == NCP_NO_ERROR && process_name != NULL)
         rc = OH_Ability_ChildProcessConfigs_SetProcessName(configs, process_name);
-    if (rc == NCP_NO_ERROR)
-        rc = OH_Ability_StartNativeChildProcessWithConfigs(entry, args, configs, pid);
+    if (rc != NCP_NO_ERROR) {
+        copy_message(errbuf, errbuf_len);
+        (void)OH_Ability_DestroyChildProcessConfigs(configs);
+        return rc;
+    }
+    *ret = configs;
+    return NCP_NO_ERROR;
+}
+
+/* Build the configs and call the runtime. The message is copied right after
+ * the failing call: the next call into the runtime may clear it. */
+static int start_with_configs(const char *entry, NativeChildProcess_Args args,
+                              int isolation, int isolation_uid,
+                              const char *process_name, int32_t *pid,
+                              char *errbuf, size_t errbuf_len)
+{
+    Ability_ChildProcessConfigs *configs = NULL;
+    int rc = make_configs(isolation, isolation_uid, process_name, &configs, errbuf,
+                          errbuf_len);
+
+    if (rc != NCP_NO_ERROR)
+        return rc;
+    rc = OH_Ability_StartNativeChildProcessWithConfigs(entry, args, configs, pid);
     if (rc != NCP_NO_ERROR)
         copy_message(errbuf, errbuf_len);
     (void)OH_Ability_DestroyChildProcessConfigs(configs);
@@ -401,4 +430,317 @@ int shim_tracked(void)
     n = table.n_claimed;
     pthread_mutex_unlock(&table.lock);
     return n;
+}
+
+/* ---- 4. IPC-mode connects --------------------------------------------------
+ *
+ * OH_Ability_OnNativeChildProcessStarted carries no user data, so one shared
+ * callback could not tell whose start it reports when several run at once.
+ * Each slot therefore has a trampoline of its own: a distinct function that
+ * knows its slot number. A connect takes a free slot, hands the runtime that
+ * slot's trampoline, and later collects what the trampoline stored.
+ *
+ * A slot moves FREE -> PENDING (shim_connect_begin) -> DONE (the callback)
+ * -> FREE (shim_connect_wait collects it). If Python gives up first,
+ * shim_connect_abandon makes a PENDING slot ABANDONED: the runtime calls back
+ * exactly once per accepted start, so the slot stays reserved until then,
+ * and the callback destroys the proxy that nobody will collect.
+ *
+ * Besides the condition variable, the callback signals the slot's eventfd,
+ * so an event loop can wait for a connect without a thread.
+ */
+
+enum connect_state { CONNECT_FREE, CONNECT_PENDING, CONNECT_DONE, CONNECT_ABANDONED };
+
+struct connect_slot {
+    enum connect_state state;
+    uint64_t generation;      /* bumped by each begin: old handles stop matching */
+    int code;                 /* the callback's errCode, valid when DONE */
+    OHIPCRemoteProxy *proxy;  /* the callback's proxy, owned here while DONE */
+    int event_fd;             /* eventfd, -1 until the slot is first used */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t done;      /* broadcast on every callback */
+    struct connect_slot slots[SHIM_CONNECT_SLOTS];
+} connects = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_once_t connects_once = PTHREAD_ONCE_INIT;
+static bool connects_ready; /* connects_init_once ran: the event_fds are set */
+
+static void connects_init_cond(void)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&connects.done, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static void connects_init_once(void)
+{
+    connects_init_cond();
+    for (int i = 0; i < SHIM_CONNECT_SLOTS; i++)
+        connects.slots[i].event_fd = -1;
+    connects_ready = true;
+}
+
+/* A handle names a slot and one use of it. */
+static uint64_t connect_handle(int i)
+{
+    return connects.slots[i].generation * SHIM_CONNECT_SLOTS + (uint64_t)i;
+}
+
+/* The slot `handle` names, if that use of it is current and not abandoned
+ * (lock held). */
+static struct connect_slot *connect_find(uint64_t handle)
+{
+    struct connect_slot *s = &connects.slots[handle % SHIM_CONNECT_SLOTS];
+
+    if (s->generation != handle / SHIM_CONNECT_SLOTS ||
+        (s->state != CONNECT_PENDING && s->state != CONNECT_DONE))
+        return NULL;
+    return s;
+}
+
+/* Back to FREE, with the eventfd emptied for the next use (lock held). */
+static void connect_release(struct connect_slot *s)
+{
+    uint64_t count;
+
+    if (s->event_fd >= 0)
+        while (read(s->event_fd, &count, sizeof(count)) < 0 && errno == EINTR)
+            ;
+    s->state = CONNECT_FREE;
+    s->proxy = NULL;
+}
+
+/* The runtime's callback for slot i, on a runtime thread. A proxy nobody
+ * will collect is destroyed outside the lock. */
+static void connect_done(int i, int code, OHIPCRemoteProxy *proxy)
+{
+    struct connect_slot *s = &connects.slots[i];
+    OHIPCRemoteProxy *orphan = NULL;
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&connects.lock);
+    if (s->state == CONNECT_PENDING) {
+        s->state = CONNECT_DONE;
+        s->code = code;
+        s->proxy = proxy;
+        if (s->event_fd >= 0)
+            (void)!write(s->event_fd, &one, sizeof(one));
+        pthread_cond_broadcast(&connects.done);
+    } else {
+        /* ABANDONED: nobody will collect it. (Any other state would be a
+         * second callback for one start, which the runtime rules out.) */
+        if (s->state == CONNECT_ABANDONED)
+            connect_release(s);
+        orphan = proxy;
+    }
+    pthread_mutex_unlock(&connects.lock);
+    OH_IPCRemoteProxy_Destroy(orphan);
+}
+
+#define TRAMPOLINE(hi, lo)                                                       \
+    static void connect_done_##hi##lo(int code, OHIPCRemoteProxy *proxy)         \
+    {                                                                            \
+        connect_done(8 * hi + lo, code, proxy);                                  \
+    }
+#define TRAMPOLINE_ROW(hi)                                                       \
+    TRAMPOLINE(hi, 0) TRAMPOLINE(hi, 1) TRAMPOLINE(hi, 2) TRAMPOLINE(hi, 3)      \
+    TRAMPOLINE(hi, 4) TRAMPOLINE(hi, 5) TRAMPOLINE(hi, 6) TRAMPOLINE(hi, 7)
+#define TRAMPOLINE_NAMES(hi)                                                     \
+    connect_done_##hi##0, connect_done_##hi##1, connect_done_##hi##2,            \
+    connect_done_##hi##3, connect_done_##hi##4, connect_done_##hi##5,            \
+    connect_done_##hi##6, connect_done_##hi##7
+
+TRAMPOLINE_ROW(0) TRAMPOLINE_ROW(1) TRAMPOLINE_ROW(2) TRAMPOLINE_ROW(3)
+TRAMPOLINE_ROW(4) TRAMPOLINE_ROW(5) TRAMPOLINE_ROW(6) TRAMPOLINE_ROW(7)
+
+static const OH_Ability_OnNativeChildProcessStarted trampolines[] = {
+    TRAMPOLINE_NAMES(0), TRAMPOLINE_NAMES(1), TRAMPOLINE_NAMES(2), TRAMPOLINE_NAMES(3),
+    TRAMPOLINE_NAMES(4), TRAMPOLINE_NAMES(5), TRAMPOLINE_NAMES(6), TRAMPOLINE_NAMES(7),
+};
+_Static_assert(sizeof(trampolines) / sizeof(trampolines[0]) == SHIM_CONNECT_SLOTS,
+               "one trampoline per connect slot");
+
+/* In the child of a fork(): no callback will come for the parent's starts,
+ * and the lock may have been held by a thread that does not exist here.
+ * Proxies held for the parent are forgotten, not destroyed: they belong to
+ * connections of the parent's runtime. The eventfds are the parent's too
+ * (shared, not copied): closed here, never read or written, so that the
+ * parent keeps its signals; the slots make new ones when used. */
+static void connects_after_fork(void)
+{
+    pthread_mutex_init(&connects.lock, NULL);
+    if (!connects_ready)
+        return;
+    connects_init_cond();
+    for (int i = 0; i < SHIM_CONNECT_SLOTS; i++) {
+        struct connect_slot *s = &connects.slots[i];
+
+        if (s->event_fd >= 0)
+            (void)close(s->event_fd);
+        s->event_fd = -1;
+        s->state = CONNECT_FREE;
+        s->proxy = NULL;
+    }
+}
+
+/* Take a free slot, with its eventfd made, as PENDING (lock held). Returns
+ * its index, or a negative NCP code with the reason in errbuf. */
+static int connect_reserve(char *errbuf, size_t errbuf_len)
+{
+    for (int i = 0; i < SHIM_CONNECT_SLOTS; i++) {
+        struct connect_slot *s = &connects.slots[i];
+
+        if (s->state != CONNECT_FREE)
+            continue;
+        if (s->event_fd < 0)
+            s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->event_fd < 0) {
+            if (errbuf != NULL)
+                snprintf(errbuf, errbuf_len, "eventfd: %s", strerror(errno));
+            return -NCP_ERR_INTERNAL;
+        }
+        s->state = CONNECT_PENDING;
+        s->generation++;
+        return i;
+    }
+    /* The runtime refuses a 51st live IPC child, so this takes connects
+     * abandoned by Python whose children have not answered yet. */
+    if (errbuf != NULL)
+        snprintf(errbuf, errbuf_len, "%d connects are waiting for their children already",
+                 SHIM_CONNECT_SLOTS);
+    return -NCP_ERR_MAX_CHILD_PROCESSES_REACHED;
+}
+
+int shim_connect_begin(const char *lib_name, int isolation, int isolation_uid,
+                       const char *process_name, uint64_t *handle, char *errbuf,
+                       size_t errbuf_len)
+{
+    Ability_ChildProcessConfigs *configs = NULL;
+    int slot, rc;
+
+    if (errbuf != NULL && errbuf_len > 0)
+        errbuf[0] = '\0';
+    if (handle == NULL)
+        return NCP_ERR_INVALID_PARAM;
+    pthread_once(&connects_once, connects_init_once);
+    pthread_mutex_lock(&connects.lock);
+    slot = connect_reserve(errbuf, errbuf_len);
+    pthread_mutex_unlock(&connects.lock);
+    if (slot < 0)
+        return -slot;
+    rc = make_configs(isolation, isolation_uid, process_name, &configs, errbuf, errbuf_len);
+    if (rc == NCP_NO_ERROR) {
+        rc = OH_Ability_CreateNativeChildProcessWithConfigs(lib_name, configs,
+                                                            trampolines[slot]);
+        if (rc != NCP_NO_ERROR)
+            copy_message(errbuf, errbuf_len);
+        (void)OH_Ability_DestroyChildProcessConfigs(configs);
+    }
+    pthread_mutex_lock(&connects.lock);
+    if (rc == NCP_NO_ERROR)
+        *handle = connect_handle(slot);
+    else
+        connect_release(&connects.slots[slot]); /* refused: no callback comes */
+    pthread_mutex_unlock(&connects.lock);
+    return rc;
+}
+
+int shim_connect_wait(uint64_t handle, int timeout_ms, int *code, OHIPCRemoteProxy **proxy)
+{
+    struct timespec deadline;
+    bool timed_out = false;
+    int result;
+
+    if (timeout_ms > 0)
+        deadline_after(timeout_ms, &deadline);
+    pthread_once(&connects_once, connects_init_once);
+    pthread_mutex_lock(&connects.lock);
+    for (;;) {
+        struct connect_slot *s = connect_find(handle);
+
+        if (s == NULL) {
+            result = SHIM_UNKNOWN;
+            break;
+        }
+        if (s->state == CONNECT_DONE) {
+            *code = s->code;
+            *proxy = s->proxy;
+            connect_release(s);
+            result = SHIM_DONE;
+            break;
+        }
+        if (timeout_ms == 0 || timed_out) {
+            result = SHIM_TIMEOUT;
+            break;
+        }
+        /* Look once more after a timeout: the callback may have come with it. */
+        if (timeout_ms < 0)
+            pthread_cond_wait(&connects.done, &connects.lock);
+        else if (pthread_cond_timedwait(&connects.done, &connects.lock, &deadline) == ETIMEDOUT)
+            timed_out = true;
+    }
+    pthread_mutex_unlock(&connects.lock);
+    return result;
+}
+
+void shim_connect_abandon(uint64_t handle)
+{
+    struct connect_slot *s;
+    OHIPCRemoteProxy *orphan = NULL;
+
+    pthread_once(&connects_once, connects_init_once);
+    pthread_mutex_lock(&connects.lock);
+    s = connect_find(handle);
+    if (s != NULL && s->state == CONNECT_PENDING) {
+        s->state = CONNECT_ABANDONED;
+    } else if (s != NULL && s->state == CONNECT_DONE) {
+        orphan = s->proxy; /* it came after all, but too late */
+        connect_release(s);
+    }
+    pthread_mutex_unlock(&connects.lock);
+    OH_IPCRemoteProxy_Destroy(orphan);
+}
+
+int shim_connect_fd(uint64_t handle)
+{
+    struct connect_slot *s;
+    int fd;
+
+    pthread_once(&connects_once, connects_init_once);
+    pthread_mutex_lock(&connects.lock);
+    s = connect_find(handle);
+    fd = s != NULL ? s->event_fd : -1;
+    pthread_mutex_unlock(&connects.lock);
+    return fd;
+}
+
+int shim_connect_busy(void)
+{
+    int n = 0;
+
+    pthread_once(&connects_once, connects_init_once);
+    pthread_mutex_lock(&connects.lock);
+    for (int i = 0; i < SHIM_CONNECT_SLOTS; i++)
+        n += connects.slots[i].state != CONNECT_FREE;
+    pthread_mutex_unlock(&connects.lock);
+    return n;
+}
+
+/* ---- 5. memory for strings the IPC API hands back ------------------------- */
+
+void *shim_ipc_alloc(int32_t len)
+{
+    return len > 0 ? malloc((size_t)len) : NULL;
+}
+
+void shim_ipc_free(void *ptr)
+{
+    free(ptr);
 }

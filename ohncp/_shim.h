@@ -11,12 +11,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipc_cparcel.h"
+
 #define SHIM_API __attribute__((visibility("hidden")))
 
 /* Results of shim_wait and shim_poll. */
 #define SHIM_EXITED 1   /* *status holds the raw wait status */
 #define SHIM_RUNNING 0  /* not exited yet (or timed out) */
 #define SHIM_UNKNOWN -1 /* no such handle (forgotten, or from before a fork) */
+
+/* Results of shim_connect_wait (and SHIM_UNKNOWN). */
+#define SHIM_DONE 1     /* the start callback came: *code, *proxy hold its arguments */
+#define SHIM_TIMEOUT 0  /* not yet */
+
+/* IPC-mode connects that may wait for their start callbacks at once. */
+#define SHIM_CONNECT_SLOTS 64
 
 /* Register the exit-status callback and the fork handler. Idempotent.
  * Returns an NCP_* code. */
@@ -44,5 +53,36 @@ SHIM_API void shim_forget(uint64_t handle);
 
 /* How many handles the table holds (claimed ones; for leak tests). */
 SHIM_API int shim_tracked(void);
+
+/* Start an IPC-mode child of library `lib_name` (NULL process_name: the
+ * default). On NCP_NO_ERROR, *handle names the connect until it is collected
+ * with shim_connect_wait or given up with shim_connect_abandon. On failure
+ * no callback will come, and the reason is copied to errbuf;
+ * NCP_ERR_MAX_CHILD_PROCESSES_REACHED also when SHIM_CONNECT_SLOTS connects
+ * are waiting already. */
+SHIM_API int shim_connect_begin(const char *lib_name, int isolation, int isolation_uid,
+                                const char *process_name, uint64_t *handle, char *errbuf,
+                                size_t errbuf_len);
+
+/* Block until the start callback came or timeout_ms passed (negative: no
+ * limit). SHIM_DONE: *code is its NCP code, *proxy its proxy (NULL unless
+ * NCP_NO_ERROR), now the caller's, and the handle is spent. SHIM_TIMEOUT:
+ * not yet. SHIM_UNKNOWN: the handle is spent, abandoned or unknown. */
+SHIM_API int shim_connect_wait(uint64_t handle, int timeout_ms, int *code,
+                               OHIPCRemoteProxy **proxy);
+
+/* Give up on a connect: its proxy, when it comes, is destroyed. */
+SHIM_API void shim_connect_abandon(uint64_t handle);
+
+/* An eventfd that becomes readable when the connect's callback came; -1 for
+ * a spent handle. Owned by the shim: poll it, never read or close it. */
+SHIM_API int shim_connect_fd(uint64_t handle);
+
+/* How many connect slots are in use (for leak tests). */
+SHIM_API int shim_connect_busy(void);
+
+/* An OH_IPC_MemAllocator (malloc), and the matching free. */
+SHIM_API void *shim_ipc_alloc(int32_t len);
+SHIM_API void shim_ipc_free(void *ptr);
 
 #endif /* OHNCP_SHIM_H */

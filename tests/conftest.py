@@ -73,6 +73,12 @@ def basic(child_libs: dict[str, Path]) -> Callable[[str], str]:
     return lambda function: f"{path}:{function}"
 
 
+@pytest.fixture(scope="session")
+def ipc_lib(child_libs: dict[str, Path]) -> Callable[[str], str]:
+    """Return a function giving the path of the IPC-mode library built from <stem>.c."""
+    return lambda stem: str(child_libs[stem])
+
+
 @pytest.fixture
 def spawn() -> Iterator[Callable[..., ohncp.ChildProcess]]:
     """ohncp.start, with every child started through it killed and reaped at the end."""

@@ -8,6 +8,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,51 @@ def run_python(
         timeout=timeout,
         check=False,
     )
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    return int(stat[stat.rindex(b")") + 2 :].split()[1])
+
+
+def _cmdline(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read()
+
+
+def native_children() -> set[int]:
+    """Pids of this process's native children that are not yet reaped.
+
+    They are the children of the spawner (a child of this process), except
+    the spawner's pre-forked standbys, which still carry its command line.
+    A zombie (empty command line) counts: it holds its slot until reaped.
+    """
+    me = os.getpid()
+    by_parent: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            by_parent.setdefault(_parent_of(int(entry)), []).append(int(entry))
+    found = set()
+    for spawner in by_parent.get(me, []):
+        with contextlib.suppress(OSError):
+            if b"ohncp-spawner" not in _cmdline(spawner):
+                continue
+            for pid in by_parent.get(spawner, []):
+                with contextlib.suppress(OSError):
+                    if b"ohncp-spawner" not in _cmdline(pid):
+                        found.add(pid)
+    return found
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return predicate()
+        time.sleep(0.01)
+    return True

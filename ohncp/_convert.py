@@ -1,0 +1,72 @@
+"""Python values to C values, for both modes (args mode and IPC mode).
+
+Only conversions live here: whatever the runtime checks itself (lengths,
+name rules, fd validity) is left to it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, Protocol, TypeAlias
+
+from ._ohncp import lib
+
+__all__ = [
+    "FileDescriptorLike",
+    "Isolation",
+    "fileno",
+    "fs_bytes",
+    "isolation_mode",
+    "utf8_bytes",
+]
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+FileDescriptorLike: TypeAlias = int | _HasFileno
+"""An fd number, or an object with a ``fileno()`` method (file, socket)."""
+
+Isolation: TypeAlias = Literal["normal", "isolated"]
+"""How a child is isolated: ``"normal"``, or ``"isolated"`` in its own namespaces."""
+
+_ISOLATION = {
+    "normal": lib.NCP_ISOLATION_MODE_NORMAL,
+    "isolated": lib.NCP_ISOLATION_MODE_ISOLATED,
+}
+
+
+def _no_nul(data: bytes, what: str) -> bytes:
+    # C would silently cut the string at the first NUL.
+    if b"\0" in data:
+        raise ValueError(f"{what} contains a NUL byte")
+    return data
+
+
+def fs_bytes(text: str | bytes, what: str) -> bytes:
+    """Encode a name the way the OS does (``os.fsencode``) for a C string."""
+    return _no_nul(os.fsencode(text) if isinstance(text, str) else bytes(text), what)
+
+
+def utf8_bytes(text: str | bytes, what: str) -> bytes:
+    """Encode text as UTF-8 for a C string; lone surrogates map back to bytes."""
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+    return _no_nul(data, what)
+
+
+def fileno(fd: FileDescriptorLike) -> int:
+    """Return the fd number of an int or of an object with ``fileno()``."""
+    return fd if isinstance(fd, int) else fd.fileno()
+
+
+def isolation_mode(isolation: str) -> int:
+    """Return the ``NCP_ISOLATION_MODE_*`` value for ``isolation``.
+
+    Raises:
+        ValueError: not ``"normal"`` or ``"isolated"``.
+    """
+    try:
+        return _ISOLATION[isolation]
+    except KeyError:
+        raise ValueError(f"isolation must be 'normal' or 'isolated', not {isolation!r}") from None

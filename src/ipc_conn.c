@@ -3,8 +3,11 @@
  * serves them.
  *
  * Map:
- *   1. the engine: one I/O thread (epoll over every connection), a pool of
- *      worker threads that run stub callbacks and death recipients
+ *   1. the engine: a pool of worker threads; one at a time leads (waits in
+ *      epoll over every connection); a request is run by the thread that
+ *      read it, after it passed the lead on (leader/follower). A thread
+ *      waiting for a reply reads its own connection meanwhile (section 6),
+ *      so a round trip wakes one thread on each side, as a raw socket does.
  *   2. connections: creation, reference counting, death
  *   3. exports and imports (wire object <-> local object)
  *   4. sending a message
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,8 +53,9 @@ struct job {
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t work; /* a job was queued, or join threads must stop */
-    bool io_started;
+    pthread_cond_t work; /* a job was queued, the lead is free, or joiners must stop */
+    bool leader;         /* a thread waits in epoll_wait (or is about to) */
+    int joined;          /* threads in OH_IPCSkeleton_JoinWorkThread */
     int epfd;
     struct job *head, *tail;
     int workers, idle, max_workers;
@@ -84,17 +89,31 @@ static void run_job(struct job *j) {
     free(j);
 }
 
-/* Take the next job (engine lock held); NULL when a join thread must stop. */
-static struct job *next_job(bool joined) {
+static void lead(void);
+
+/* A thread's service loop (engine lock held): run queued jobs; take the
+ * lead when nobody has it; else wait. Joined threads never lead (they must
+ * be able to stop) and leave when told to. */
+static void serve(bool joined) {
     for (;;) {
         if (joined && eng.stop_join)
-            return NULL;
+            return;
         if (eng.head != NULL) {
             struct job *j = eng.head;
             eng.head = j->next;
             if (eng.head == NULL)
                 eng.tail = NULL;
-            return j;
+            pthread_mutex_unlock(&eng.lock);
+            run_job(j);
+            pthread_mutex_lock(&eng.lock);
+            continue;
+        }
+        if (!joined && !eng.leader && eng.epfd >= 0) {
+            eng.leader = true;
+            pthread_mutex_unlock(&eng.lock);
+            lead(); /* returns having passed the lead on */
+            pthread_mutex_lock(&eng.lock);
+            continue;
         }
         eng.idle++;
         pthread_cond_wait(&eng.work, &eng.lock);
@@ -105,12 +124,8 @@ static struct job *next_job(bool joined) {
 static void *worker_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&eng.lock);
-    for (;;) {
-        struct job *j = next_job(false);
-        pthread_mutex_unlock(&eng.lock);
-        run_job(j);
-        pthread_mutex_lock(&eng.lock);
-    }
+    serve(false);
+    pthread_mutex_unlock(&eng.lock);
     return NULL;
 }
 
@@ -129,18 +144,34 @@ static int start_thread(void *(*fn)(void *), pthread_t *ret) {
     return -rc;
 }
 
+/* Wake a thread for new work or a free lead, or start one (lock held).
+ * Joined threads cannot lead, so with any of them waiting everybody is
+ * woken and the right one picks it up. */
+static void wake_worker(void) {
+    if (eng.idle == 0 && eng.workers < eng.max_workers && start_thread(worker_main, NULL) == 0)
+        eng.workers++;
+    if (eng.joined > 0)
+        pthread_cond_broadcast(&eng.work);
+    else
+        pthread_cond_signal(&eng.work);
+}
+
+static void release_lead(void) {
+    pthread_mutex_lock(&eng.lock);
+    eng.leader = false;
+    wake_worker();
+    pthread_mutex_unlock(&eng.lock);
+}
+
 static void queue_job(struct job *j) {
     pthread_mutex_lock(&eng.lock);
-    eng.busy += j->type == JOB_REQUEST;
     j->next = NULL;
     if (eng.tail != NULL)
         eng.tail->next = j;
     else
         eng.head = j;
     eng.tail = j;
-    if (eng.idle == 0 && eng.workers < eng.max_workers && start_thread(worker_main, NULL) == 0)
-        eng.workers++;
-    pthread_cond_signal(&eng.work);
+    wake_worker();
     pthread_mutex_unlock(&eng.lock);
 }
 
@@ -169,12 +200,9 @@ int ipc_engine_set_max_workers(int n) {
 void ipc_engine_join(void) {
     pthread_mutex_lock(&eng.lock);
     eng.stop_join = false;
-    struct job *j;
-    while ((j = next_job(true)) != NULL) {
-        pthread_mutex_unlock(&eng.lock);
-        run_job(j);
-        pthread_mutex_lock(&eng.lock);
-    }
+    eng.joined++;
+    serve(true);
+    eng.joined--;
     pthread_mutex_unlock(&eng.lock);
 }
 
@@ -189,6 +217,7 @@ void ipc_engine_stop_join(void) {
 
 struct waiter {
     uint32_t seq;
+    int wake_fd; /* while it reads the connection itself: its eventfd */
     bool done;
     int status;
     OHIPCParcel *reply; /* received; moved to the caller's parcel */
@@ -210,6 +239,7 @@ struct ipc_conn {
     int refs; /* atomic: the engine's registration, proxies, jobs, waiters */
     int fd;
     int inflight; /* requests from the peer queued or running (atomic) */
+    bool reading; /* a waiting thread reads it (the leader does not) */
     pthread_mutex_t lock;
     bool dead;
     uint32_t next_seq;
@@ -220,6 +250,8 @@ struct ipc_conn {
     OHIPCRemoteProxy *imports;
     struct ipc_conn *next_all; /* every connection, for fork */
 };
+
+static void wake_waiter(struct waiter *w);
 
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ipc_conn *all_conns;
@@ -289,7 +321,7 @@ static void conn_fail(struct ipc_conn *c) {
             continue; /* its reply came before the end: it keeps it */
         w->done = true;
         w->status = OH_IPC_DEAD_REMOTE_OBJECT;
-        pthread_cond_signal(&w->cond);
+        wake_waiter(w);
     }
     struct export_entry *ex = c->exports;
     size_t nex = c->nexports;
@@ -320,6 +352,16 @@ static void conn_fail(struct ipc_conn *c) {
     for (size_t i = 0; i < nex; i++)
         ipc_stub_unref(ex[i].stub);
     free(ex);
+}
+
+/* Tell `w` it is done (connection lock held): a thread reading the socket
+ * itself sleeps in poll(), not on its condition variable. */
+static void wake_waiter(struct waiter *w) {
+    if (w->wake_fd >= 0) {
+        uint64_t one = 1;
+        (void)sys_write_all(w->wake_fd, &one, sizeof one);
+    }
+    pthread_cond_signal(&w->cond);
 }
 
 /* A new request id (never 0) for a waiter; connection lock held. */
@@ -673,8 +715,11 @@ static void run_request(struct job *j) {
     pthread_mutex_unlock(&eng.lock);
 }
 
-static int handle_request(struct ipc_conn *c, struct received *m) {
+/* A job for a received request (*ret NULL if it was answered at once).
+ * Returns -1 for a malformed one. The caller runs or queues the job. */
+static int request_job(struct ipc_conn *c, struct received *m, struct job **ret) {
     bool oneway = m->h.flags & IPC_FLAG_ONEWAY;
+    *ret = NULL;
     if (__atomic_load_n(&c->inflight, __ATOMIC_RELAXED) >= MAX_INFLIGHT) {
         close_received(m);
         return -1;
@@ -702,7 +747,10 @@ static int handle_request(struct ipc_conn *c, struct received *m) {
     __atomic_add_fetch(&c->inflight, 1, __ATOMIC_RELAXED);
     *j = (struct job){JOB_REQUEST, m->pid, m->uid, c, stub, m->h.seq, (uint32_t)m->h.code,
                       oneway, data, NULL, NULL, NULL};
-    queue_job(j);
+    pthread_mutex_lock(&eng.lock);
+    eng.busy++;
+    pthread_mutex_unlock(&eng.lock);
+    *ret = j;
     return 0;
 }
 
@@ -719,7 +767,7 @@ static int handle_reply(struct ipc_conn *c, struct received *m) {
         w->status = m->h.code;
         w->reply = data;
         data = NULL;
-        pthread_cond_signal(&w->cond);
+        wake_waiter(w);
     }
     pthread_mutex_unlock(&c->lock);
     OH_IPCParcel_Destroy(data); /* nobody waits for it (async, or a lie) */
@@ -744,10 +792,13 @@ static int handle_desc_query(struct ipc_conn *c, struct received *m) {
     return 0;
 }
 
-static int handle_message(struct ipc_conn *c, struct received *m) {
+/* Act on one message; a request becomes *job for the caller to run or
+ * queue. Returns -1 if the peer must be dropped. */
+static int dispatch(struct ipc_conn *c, struct received *m, struct job **job) {
+    *job = NULL;
     switch (m->h.type) {
     case IPC_MSG_REQUEST:
-        return handle_request(c, m);
+        return request_job(c, m, job);
     case IPC_MSG_REPLY:
         return handle_reply(c, m);
     case IPC_MSG_DESC_QUERY:
@@ -769,53 +820,152 @@ static int handle_message(struct ipc_conn *c, struct received *m) {
     }
 }
 
-static void *io_main(void *arg) {
-    (void)arg;
-    static uint8_t buf[RECV_MAX];
-    struct epoll_event ev[16];
-    for (;;) {
-        int n = epoll_wait(eng.epfd, ev, 16, -1);
-        for (int i = 0; i < n; i++) {
-            struct ipc_conn *c = ev[i].data.ptr;
-            struct received m;
-            int r;
-            while ((r = recv_message(c, buf, &m, MSG_DONTWAIT)) > 0)
-                if (handle_message(c, &m) < 0) {
-                    r = -1;
-                    break;
-                }
-            if (r < 0) {
-                conn_fail(c);
-                (void)epoll_ctl(eng.epfd, EPOLL_CTL_DEL, c->fd, NULL);
-                conn_unref(c); /* the registration: only this thread drops it */
-            }
-        }
-    }
-    return NULL;
+/* Only the leader unregisters a connection, so a pointer epoll hands it
+ * is never stale. */
+static void drop_peer(struct ipc_conn *c) {
+    conn_fail(c);
+    (void)epoll_ctl(eng.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    conn_unref(c); /* the registration */
 }
 
-/* Serve `c` from the I/O thread (started on first use). */
+static void lead(void) {
+    static uint8_t buf[RECV_MAX]; /* the leader's alone */
+    for (;;) {
+        struct epoll_event ev;
+        if (epoll_wait(eng.epfd, &ev, 1, -1) != 1)
+            continue;
+        struct ipc_conn *c = ev.data.ptr;
+        struct received m;
+        struct job *j = NULL;
+        int r = recv_message(c, buf, &m, MSG_DONTWAIT);
+        if (r > 0)
+            r = dispatch(c, &m, &j);
+        if (r < 0) {
+            drop_peer(c);
+        } else if (j != NULL) {
+            release_lead(); /* someone else watches while we run it */
+            run_job(j);
+            return;
+        }
+    }
+}
+
+/* Serve `c` (the engine starts on first use, with one worker to lead). */
 static int engine_add(struct ipc_conn *c) {
     pthread_mutex_lock(&eng.lock);
     int rc = 0;
-    if (!eng.io_started) {
-        eng.epfd = epoll_create1(EPOLL_CLOEXEC);
-        rc = eng.epfd < 0 ? -errno : start_thread(io_main, NULL);
-        eng.io_started = rc == 0;
-        if (rc < 0)
-            sys_closep(&eng.epfd);
-    }
-    pthread_mutex_unlock(&eng.lock);
+    if (eng.epfd < 0 && (eng.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        rc = -errno;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (rc == 0 && epoll_ctl(eng.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
         rc = -errno;
+    if (rc == 0 && eng.workers == 0) {
+        rc = start_thread(worker_main, NULL);
+        eng.workers += rc == 0;
+    }
+    pthread_mutex_unlock(&eng.lock);
     return rc;
+}
+
+/* What a thread needs to read its own replies: a receive buffer, and an
+ * eventfd through which another reader hands it a reply it picked up. */
+struct reader {
+    int efd;
+    uint8_t buf[RECV_MAX];
+};
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static void reader_free(void *p) {
+    struct reader *r = p;
+    sys_close(r->efd);
+    free(r);
+}
+static void reader_key_init(void) { (void)pthread_key_create(&reader_key, reader_free); }
+
+static struct reader *this_reader(void) {
+    pthread_once(&reader_once, reader_key_init);
+    struct reader *r = pthread_getspecific(reader_key);
+    if (r != NULL)
+        return r;
+    r = malloc(sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->efd < 0 || pthread_setspecific(reader_key, r) != 0) {
+        sys_close(r->efd);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Read `c` here until `w` is answered; the leader leaves it alone till then
+ * (EPOLLHUP still reaches it, and either reader handles any message). */
+static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
+    struct epoll_event off = {.events = 0, .data.ptr = c};
+    struct epoll_event on = {.events = EPOLLIN, .data.ptr = c};
+    (void)epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &off);
+    for (;;) {
+        pthread_mutex_lock(&c->lock);
+        bool done = w->done;
+        pthread_mutex_unlock(&c->lock);
+        if (done)
+            break;
+        /* the leader may have taken our reply just before we switched it
+         * off for this socket: it then wakes us through the eventfd */
+        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = me->efd, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents) {
+            uint64_t v;
+            (void)sys_read(me->efd, &v, sizeof v);
+            continue;
+        }
+        struct received m;
+        struct job *j = NULL;
+        int r = recv_message(c, me->buf, &m, MSG_DONTWAIT);
+        if (r > 0)
+            r = dispatch(c, &m, &j);
+        if (r < 0) {
+            conn_fail(c); /* marks w; the leader unregisters it on HUP */
+            break;
+        }
+        if (j != NULL)
+            queue_job(j);
+    }
+    (void)epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &on);
+}
+
+/* Wait (connection lock held) until `w` is answered. If nobody else reads
+ * `c`, read it here: then the reply wakes only us. */
+static void await_reply(struct ipc_conn *c, struct waiter *w) {
+    while (!w->done) {
+        struct reader *me = c->reading || c->dead ? NULL : this_reader();
+        if (me == NULL) {
+            pthread_cond_wait(&w->cond, &c->lock);
+            continue;
+        }
+        c->reading = true;
+        w->wake_fd = me->efd;
+        pthread_mutex_unlock(&c->lock);
+        read_for(c, w, me);
+        pthread_mutex_lock(&c->lock);
+        w->wake_fd = -1;
+        c->reading = false;
+        for (struct waiter *o = c->waiters; o != NULL; o = o->next) {
+            if (!o->done) { /* the next reader */
+                pthread_cond_signal(&o->cond);
+                break;
+            }
+        }
+    }
 }
 
 int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCParcel *data,
                           OHIPCParcel *reply, bool oneway) {
     struct ipc_conn *c = proxy->conn;
-    struct waiter w = {.cond = PTHREAD_COND_INITIALIZER};
+    struct waiter w = {.wake_fd = -1, .cond = PTHREAD_COND_INITIALIZER};
     struct ipc_wire_hdr h = {.type = IPC_MSG_REQUEST, .flags = oneway ? IPC_FLAG_ONEWAY : 0,
                              .target = proxy->remote_id, .code = (int32_t)code};
     pthread_mutex_lock(&c->lock);
@@ -831,8 +981,8 @@ int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCPar
     pthread_mutex_unlock(&c->lock);
     int rc = conn_send(c, &h, data);
     pthread_mutex_lock(&c->lock);
-    while (!oneway && rc == OH_IPC_SUCCESS && !w.done)
-        pthread_cond_wait(&w.cond, &c->lock);
+    if (!oneway && rc == OH_IPC_SUCCESS)
+        await_reply(c, &w);
     for (struct waiter **q = &c->waiters; !oneway && *q != NULL; q = &(*q)->next) {
         if (*q == &w) {
             *q = w.next;
@@ -853,7 +1003,7 @@ int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCPar
 char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
     struct ipc_conn *c = proxy->conn;
     OHIPCParcel *reply = OH_IPCParcel_Create();
-    struct waiter w = {.cond = PTHREAD_COND_INITIALIZER};
+    struct waiter w = {.wake_fd = -1, .cond = PTHREAD_COND_INITIALIZER};
     struct ipc_wire_hdr h = {.type = IPC_MSG_DESC_QUERY, .target = proxy->remote_id};
     pthread_mutex_lock(&c->lock);
     bool dead = proxy->dead || c->dead || reply == NULL;
@@ -869,8 +1019,8 @@ char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
     }
     int rc = conn_send(c, &h, NULL);
     pthread_mutex_lock(&c->lock);
-    while (rc == OH_IPC_SUCCESS && !w.done)
-        pthread_cond_wait(&w.cond, &c->lock);
+    if (rc == OH_IPC_SUCCESS)
+        await_reply(c, &w);
     for (struct waiter **q = &c->waiters; *q != NULL; q = &(*q)->next) {
         if (*q == &w) {
             *q = w.next;
@@ -967,7 +1117,8 @@ static void atfork_child(void) {
     pthread_mutex_init(&eng.lock, NULL);
     pthread_cond_init(&eng.work, NULL);
     pthread_mutex_init(&all_lock, NULL);
-    eng.io_started = false;
+    eng.leader = false;
+    eng.joined = 0;
     sys_closep(&eng.epfd);
     eng.head = eng.tail = NULL;
     eng.workers = eng.idle = eng.busy = 0;

@@ -240,6 +240,8 @@ struct ipc_conn {
     int fd;
     int inflight; /* requests from the peer queued or running (atomic) */
     bool reading; /* a waiting thread reads it (the leader does not) */
+    int readers;  /* threads between recvmsg and the end of its dispatch */
+    bool eof;     /* the peer hung up; fail once the last reader is done */
     pthread_mutex_t lock;
     bool dead;
     uint32_t next_seq;
@@ -356,8 +358,10 @@ static void conn_fail(struct ipc_conn *c) {
 
 /* Tell `w` it is done (connection lock held): a thread reading the socket
  * itself sleeps in poll(), not on its condition variable. */
+static __thread int reading_efd = -1; /* this thread's, while it reads */
+
 static void wake_waiter(struct waiter *w) {
-    if (w->wake_fd >= 0) {
+    if (w->wake_fd >= 0 && w->wake_fd != reading_efd) {
         uint64_t one = 1;
         (void)sys_write_all(w->wake_fd, &one, sizeof one);
     }
@@ -570,8 +574,8 @@ static void close_received(struct received *m) {
     m->nfds = 0;
 }
 
-/* One message into `buf`. Returns 1, 0 (nothing there), or -1: the peer
- * hung up or sent something that is not a well-formed message. */
+/* One message into `buf`. Returns 1, 0 (nothing there), -2 when the peer
+ * hung up, or -1 when it sent something that is not a well-formed message. */
 static int recv_message(struct ipc_conn *c, uint8_t *buf, struct received *m, int flags) {
     union {
         char b[CMSG_SPACE(sizeof(int) * (IPC_MAX_FDS + 3)) + CMSG_SPACE(sizeof(struct ucred))];
@@ -583,6 +587,8 @@ static int recv_message(struct ipc_conn *c, uint8_t *buf, struct received *m, in
     ssize_t n = sys_recvmsg(c->fd, &msg, flags);
     if (n == -EAGAIN)
         return 0;
+    if (n == 0 || n == -ECONNRESET || n == -EPIPE)
+        return -2;
     m->nfds = 0;
     m->pid = 0;
     m->uid = (uid_t)-1;
@@ -820,10 +826,34 @@ static int dispatch(struct ipc_conn *c, struct received *m, struct job **job) {
     }
 }
 
+/* Receive and act on one message of `c`. Two threads may read one socket
+ * (the leader, and a caller waiting for its reply); a reply one of them
+ * took must reach its waiter before the other's EOF fails the connection,
+ * so EOF takes effect when the last reader is done. Returns < 0 when the
+ * connection is finished (failed or at EOF). */
+static int read_one(struct ipc_conn *c, uint8_t *buf, struct job **job) {
+    struct received m;
+    *job = NULL;
+    pthread_mutex_lock(&c->lock);
+    c->readers++;
+    pthread_mutex_unlock(&c->lock);
+    int r = recv_message(c, buf, &m, MSG_DONTWAIT);
+    if (r > 0 && dispatch(c, &m, job) < 0)
+        r = -1;
+    pthread_mutex_lock(&c->lock);
+    c->readers--;
+    c->eof |= r == -2;
+    bool fail = r == -1 || (c->eof && c->readers == 0);
+    pthread_mutex_unlock(&c->lock);
+    if (fail)
+        conn_fail(c);
+    return r < 0 ? -1 : r;
+}
+
 /* Only the leader unregisters a connection, so a pointer epoll hands it
- * is never stale. */
+ * is never stale. (read_one failed it, or will once the other reader is
+ * done.) */
 static void drop_peer(struct ipc_conn *c) {
-    conn_fail(c);
     (void)epoll_ctl(eng.epfd, EPOLL_CTL_DEL, c->fd, NULL);
     conn_unref(c); /* the registration */
 }
@@ -835,12 +865,8 @@ static void lead(void) {
         if (epoll_wait(eng.epfd, &ev, 1, -1) != 1)
             continue;
         struct ipc_conn *c = ev.data.ptr;
-        struct received m;
         struct job *j = NULL;
-        int r = recv_message(c, buf, &m, MSG_DONTWAIT);
-        if (r > 0)
-            r = dispatch(c, &m, &j);
-        if (r < 0) {
+        if (read_one(c, buf, &j) < 0) {
             drop_peer(c);
         } else if (j != NULL) {
             release_lead(); /* someone else watches while we run it */
@@ -922,15 +948,9 @@ static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
             (void)sys_read(me->efd, &v, sizeof v);
             continue;
         }
-        struct received m;
         struct job *j = NULL;
-        int r = recv_message(c, me->buf, &m, MSG_DONTWAIT);
-        if (r > 0)
-            r = dispatch(c, &m, &j);
-        if (r < 0) {
-            conn_fail(c); /* marks w; the leader unregisters it on HUP */
-            break;
-        }
+        if (read_one(c, me->buf, &j) < 0)
+            break; /* failed or at EOF; the leader unregisters it on HUP */
         if (j != NULL)
             queue_job(j);
     }
@@ -947,11 +967,11 @@ static void await_reply(struct ipc_conn *c, struct waiter *w) {
             continue;
         }
         c->reading = true;
-        w->wake_fd = me->efd;
+        w->wake_fd = reading_efd = me->efd;
         pthread_mutex_unlock(&c->lock);
         read_for(c, w, me);
         pthread_mutex_lock(&c->lock);
-        w->wake_fd = -1;
+        w->wake_fd = reading_efd = -1;
         c->reading = false;
         for (struct waiter *o = c->waiters; o != NULL; o = o->next) {
             if (!o->done) { /* the next reader */

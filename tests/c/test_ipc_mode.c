@@ -311,6 +311,8 @@ TEST(parcel_round_trip_over_the_wire) {
 
 TEST(fds_both_ways) {
     OHIPCRemoteProxy *proxy = start_ipc_child();
+    int32_t sum;
+    CHECK_EQ(call_add(proxy, 1, 1, &sum), 0); /* this thread's reader eventfd exists now */
     int p[2];
     CHECK(pipe2(p, O_CLOEXEC) == 0);
     int fds_before = count_fds();
@@ -524,6 +526,8 @@ TEST_TIMEOUT(eight_threads_share_a_proxy, 120) {
 TEST_TIMEOUT(hostile_peers_are_disconnected, 120) {
     const char *modes[] = {"garbage", "short", "huge", "badobj", "fds", "magic", "release"};
     OHIPCRemoteProxy *good = start_ipc_child();
+    int32_t warm;
+    CHECK_EQ(call_add(good, 0, 0, &warm), 0); /* this thread's reader eventfd exists now */
     int fds_before = count_fds();
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         setenv("OHNCP_TEST_HOSTILE", modes[i], 1);

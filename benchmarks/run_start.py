@@ -1,5 +1,6 @@
-"""Start-latency benchmark: every way of getting a child to run a library's
-entry, side by side in one run, on this machine.
+"""Start-latency benchmark: every way to start a child running a library entry.
+
+All are measured side by side in one run, on this machine.
 
     .venv/bin/python benchmarks/run_start.py [-n 1000]
 
@@ -46,6 +47,7 @@ def build(build_dir: Path) -> Path:
 
 
 def summary(name: str, samples_us: list[float]) -> dict[str, float | str | int]:
+    """Median and p99 of the samples, as a row like bench_start's."""
     samples_us.sort()
     return {
         "name": name,
@@ -56,6 +58,7 @@ def summary(name: str, samples_us: list[float]) -> dict[str, float | str | int]:
 
 
 def bench_ohncp_python(lib: Path, n: int) -> dict[str, float | str | int]:
+    """Start latency through ohncp.start, until the entry's byte arrives."""
     r, w = os.pipe()
     samples = []
     try:
@@ -78,6 +81,7 @@ def _write_byte(conn: Connection) -> None:
 
 
 def bench_forkserver(n: int) -> dict[str, float | str | int]:
+    """Start latency of a multiprocessing forkserver process, until it is ready."""
     ctx = mp.get_context("forkserver")
     samples = []
     for i in range(-5, n):
@@ -96,6 +100,7 @@ def bench_forkserver(n: int) -> dict[str, float | str | int]:
 
 
 def table(rows: list[dict[str, float | str | int]], base: float) -> str:
+    """A Markdown table, each median also as a multiple of `base`."""
     out = [
         "| way to start a child running a library entry | median | p99 | vs ohncp C |",
         "|---|---:|---:|---:|",
@@ -109,6 +114,7 @@ def table(rows: list[dict[str, float | str | int]], base: float) -> str:
 
 
 def main() -> int:
+    """Build, run everything, print the table and the targets."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=1000, help="starts per way (default 1000)")
     ap.add_argument("--build-dir", type=Path, default=ROOT / "build" / "bench-release")
@@ -128,15 +134,19 @@ def main() -> int:
         if "total_ms" in r:
             print(f"- {r['name']}: {float(r['total_ms']):.0f} ms")
         elif "Kill" in str(r["name"]):
-            print(f"- {r['name']}: median {float(r['median_us']):.0f} us, p99 {float(r['p99_us']):.0f} us")
+            print(
+                f"- {r['name']}: median {float(r['median_us']):.0f} us, p99 {float(r['p99_us']):.0f} us"
+            )
     tmpl = float(c_rows["fork from template, library preloaded (bare baseline)"]["median_us"])
     tmpl_gap = float(c_rows["fork from template, library preloaded, 2 ms apart"]["median_us"])
     c_gap = float(c_rows["ohncp C API, 2 ms apart"]["median_us"])
     spawn = float(c_rows["posix_spawn dynamic launcher"]["median_us"])
     py = float(py_row["median_us"])
     fs = float(fs_row["median_us"])
-    print(f"- C start / bare template baseline: {c_api / tmpl:.2f}x back to back, "
-          f"{c_gap / tmpl_gap:.2f}x 2 ms apart (target <= 1.2x)")
+    print(
+        f"- C start / bare template baseline: {c_api / tmpl:.2f}x back to back, "
+        f"{c_gap / tmpl_gap:.2f}x 2 ms apart (target <= 1.2x)"
+    )
     print(f"- posix_spawn launcher / C start: {spawn / c_api:.1f}x faster (target >= 4x)")
     print(f"- ohncp.start / C start: {py / c_api:.2f}x (target <= 1.5x)")
     print(f"- forkserver / ohncp.start: {fs / py:.0f}x faster (target >= 50x)")

@@ -66,7 +66,7 @@ run_step "pytest" pytest_step || true
 
 # ---- 3. type check and lint ----------------------------------------------------
 run_step "mypy --strict ohncp" "$VENV/bin/mypy" --strict ohncp || true
-run_step "ruff check" "$VENV/bin/ruff" check ohncp tests build_ffi.py setup.py || true
+run_step "ruff check" "$VENV/bin/ruff" check ohncp tests benchmarks build_ffi.py setup.py || true
 
 # ---- 4. C tests ------------------------------------------------------------------
 if command -v cmake >/dev/null 2>&1 && command -v ctest >/dev/null 2>&1; then

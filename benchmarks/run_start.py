@@ -134,9 +134,8 @@ def main() -> int:
         if "total_ms" in r:
             print(f"- {r['name']}: {float(r['total_ms']):.0f} ms")
         elif "Kill" in str(r["name"]):
-            print(
-                f"- {r['name']}: median {float(r['median_us']):.0f} us, p99 {float(r['p99_us']):.0f} us"
-            )
+            med, p99 = float(r["median_us"]), float(r["p99_us"])
+            print(f"- {r['name']}: median {med:.0f} us, p99 {p99:.0f} us")
     tmpl = float(c_rows["fork from template, library preloaded (bare baseline)"]["median_us"])
     tmpl_gap = float(c_rows["fork from template, library preloaded, 2 ms apart"]["median_us"])
     c_gap = float(c_rows["ohncp C API, 2 ms apart"]["median_us"])

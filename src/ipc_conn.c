@@ -3,12 +3,11 @@
  * serves them.
  *
  * Map:
- *   1. the engine: a pool of worker threads, all idle ones waiting in one
- *      epoll set at once; connections are EPOLLONESHOT, so the kernel wakes
- *      one worker per message, and that worker runs the request itself. A
- *      thread waiting for a reply reads its own connection meanwhile
- *      (section 6): a round trip wakes one thread on each side, as a raw
- *      socket does.
+ *   1. the engine: a pool of worker threads; one at a time leads (waits in
+ *      epoll over every connection); a request is run by the thread that
+ *      read it, after it passed the lead on (leader/follower). A thread
+ *      waiting for a reply reads its own connection meanwhile (section 6),
+ *      so a round trip wakes one thread on each side, as a raw socket does.
  *   2. connections: creation, reference counting, death
  *   3. exports and imports (wire object <-> local object)
  *   4. sending a message
@@ -54,11 +53,10 @@ struct job {
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t work; /* a job was queued, or joiners must stop */
-    int in_epoll;        /* workers waiting in epoll_wait */
+    pthread_cond_t work; /* a job was queued, the lead is free, or joiners must stop */
+    bool leader;         /* a thread waits in epoll_wait (or is about to) */
     int joined;          /* threads in OH_IPCSkeleton_JoinWorkThread */
     int epfd;
-    int bell;            /* eventfd in the epoll set: jobs are queued */
     struct job *head, *tail;
     int workers, idle, max_workers;
     bool stop_join;
@@ -68,7 +66,6 @@ static struct {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .work = PTHREAD_COND_INITIALIZER,
     .idle_cond = PTHREAD_COND_INITIALIZER,
-    .bell = -1,
     .epfd = -1,
     .max_workers = 16,
 };
@@ -92,11 +89,11 @@ static void run_job(struct job *j) {
     free(j);
 }
 
-static void work_epoll(void);
+static void lead(void);
 
-/* A thread's service loop (engine lock held): run queued jobs, else wait in
- * the epoll set (workers) or for jobs (joined threads, which must be able
- * to stop, and leave when told to). */
+/* A thread's service loop (engine lock held): run queued jobs; take the
+ * lead when nobody has it; else wait. Joined threads never lead (they must
+ * be able to stop) and leave when told to. */
 static void serve(bool joined) {
     for (;;) {
         if (joined && eng.stop_join)
@@ -111,9 +108,10 @@ static void serve(bool joined) {
             pthread_mutex_lock(&eng.lock);
             continue;
         }
-        if (!joined && eng.epfd >= 0) {
+        if (!joined && !eng.leader && eng.epfd >= 0) {
+            eng.leader = true;
             pthread_mutex_unlock(&eng.lock);
-            work_epoll();
+            lead(); /* returns having passed the lead on */
             pthread_mutex_lock(&eng.lock);
             continue;
         }
@@ -146,6 +144,25 @@ static int start_thread(void *(*fn)(void *), pthread_t *ret) {
     return -rc;
 }
 
+/* Wake a thread for new work or a free lead, or start one (lock held).
+ * Joined threads cannot lead, so with any of them waiting everybody is
+ * woken and the right one picks it up. */
+static void wake_worker(void) {
+    if (eng.idle == 0 && eng.workers < eng.max_workers && start_thread(worker_main, NULL) == 0)
+        eng.workers++;
+    if (eng.joined > 0)
+        pthread_cond_broadcast(&eng.work);
+    else
+        pthread_cond_signal(&eng.work);
+}
+
+static void release_lead(void) {
+    pthread_mutex_lock(&eng.lock);
+    eng.leader = false;
+    wake_worker();
+    pthread_mutex_unlock(&eng.lock);
+}
+
 static void queue_job(struct job *j) {
     pthread_mutex_lock(&eng.lock);
     j->next = NULL;
@@ -154,10 +171,7 @@ static void queue_job(struct job *j) {
     else
         eng.head = j;
     eng.tail = j;
-    uint64_t one = 1; /* a worker in the epoll set picks it up */
-    (void)sys_write_all(eng.bell, &one, sizeof one);
-    if (eng.joined > 0)
-        pthread_cond_broadcast(&eng.work);
+    wake_worker();
     pthread_mutex_unlock(&eng.lock);
 }
 
@@ -844,71 +858,31 @@ static void drop_peer(struct ipc_conn *c) {
     conn_unref(c); /* the registration */
 }
 
-/* Arm `c` for the next message, unless a waiting caller reads it now. */
-static void rearm(struct ipc_conn *c) {
-    pthread_mutex_lock(&c->lock);
-    bool mine = !c->reading;
-    pthread_mutex_unlock(&c->lock);
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = c};
-    if (mine)
-        (void)epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &ev);
+static void lead(void) {
+    static uint8_t buf[RECV_MAX]; /* the leader's alone */
+    for (;;) {
+        struct epoll_event ev;
+        if (epoll_wait(eng.epfd, &ev, 1, -1) != 1)
+            continue;
+        struct ipc_conn *c = ev.data.ptr;
+        struct job *j = NULL;
+        if (read_one(c, buf, &j) < 0) {
+            drop_peer(c);
+        } else if (j != NULL) {
+            release_lead(); /* someone else watches while we run it */
+            run_job(j);
+            return;
+        }
+    }
 }
 
-/* Wait in the epoll set for one event and act on it. If no other worker
- * is left waiting, start one first, so incoming messages are read while
- * this one runs a request. */
-static void work_epoll(void) {
-    static __thread uint8_t *buf;
-    if (buf == NULL && (buf = malloc(RECV_MAX)) == NULL)
-        return;
-    struct epoll_event ev;
-    __atomic_add_fetch(&eng.in_epoll, 1, __ATOMIC_SEQ_CST);
-    int n = epoll_wait(eng.epfd, &ev, 1, -1);
-    pthread_mutex_lock(&eng.lock);
-    if (--eng.in_epoll == 0 && eng.workers < eng.max_workers && start_thread(worker_main, NULL) == 0)
-        eng.workers++;
-    pthread_mutex_unlock(&eng.lock);
-    if (n != 1)
-        return;
-    if (ev.data.ptr == NULL) { /* the bell: serve() pops the jobs */
-        uint64_t v;
-        (void)sys_read(eng.bell, &v, sizeof v);
-        return;
-    }
-    struct ipc_conn *c = ev.data.ptr;
-    struct job *j = NULL;
-    if (read_one(c, buf, &j) < 0) {
-        drop_peer(c); /* ONESHOT: no other worker holds it */
-        return;
-    }
-    rearm(c);
-    if (j != NULL)
-        run_job(j);
-}
-
-/* The epoll set and its bell (engine lock held). */
-static int engine_start(void) {
-    if (eng.epfd >= 0)
-        return 0;
-    int epfd = epoll_create1(EPOLL_CLOEXEC);
-    int bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epfd < 0 || bell < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, bell, &ev) < 0) {
-        int rc = -errno;
-        sys_close(epfd);
-        sys_close(bell);
-        return rc;
-    }
-    eng.bell = bell;
-    eng.epfd = epfd;
-    return 0;
-}
-
-/* Serve `c` (the engine starts on first use, with one worker). */
+/* Serve `c` (the engine starts on first use, with one worker to lead). */
 static int engine_add(struct ipc_conn *c) {
     pthread_mutex_lock(&eng.lock);
-    int rc = engine_start();
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = c};
+    int rc = 0;
+    if (eng.epfd < 0 && (eng.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        rc = -errno;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (rc == 0 && epoll_ctl(eng.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
         rc = -errno;
     if (rc == 0 && eng.workers == 0) {
@@ -952,11 +926,11 @@ static struct reader *this_reader(void) {
     return r;
 }
 
-/* Read `c` here until `w` is answered; the workers leave it alone till
- * then (a worker that took a message first hands a reply over through the
- * eventfd, and any reader handles any message). */
+/* Read `c` here until `w` is answered; the leader leaves it alone till then
+ * (EPOLLHUP still reaches it, and either reader handles any message). */
 static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
-    struct epoll_event off = {.events = EPOLLONESHOT, .data.ptr = c};
+    struct epoll_event off = {.events = 0, .data.ptr = c};
+    struct epoll_event on = {.events = EPOLLIN, .data.ptr = c};
     (void)epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &off);
     for (;;) {
         pthread_mutex_lock(&c->lock);
@@ -980,6 +954,7 @@ static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
         if (j != NULL)
             queue_job(j);
     }
+    (void)epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &on);
 }
 
 /* Wait (connection lock held) until `w` is answered. If nobody else reads
@@ -998,9 +973,6 @@ static void await_reply(struct ipc_conn *c, struct waiter *w) {
         pthread_mutex_lock(&c->lock);
         w->wake_fd = reading_efd = -1;
         c->reading = false;
-        pthread_mutex_unlock(&c->lock);
-        rearm(c); /* back to the workers (EOF included: they unregister it) */
-        pthread_mutex_lock(&c->lock);
         for (struct waiter *o = c->waiters; o != NULL; o = o->next) {
             if (!o->done) { /* the next reader */
                 pthread_cond_signal(&o->cond);
@@ -1165,10 +1137,9 @@ static void atfork_child(void) {
     pthread_mutex_init(&eng.lock, NULL);
     pthread_cond_init(&eng.work, NULL);
     pthread_mutex_init(&all_lock, NULL);
-    eng.in_epoll = 0;
+    eng.leader = false;
     eng.joined = 0;
     sys_closep(&eng.epfd);
-    sys_closep(&eng.bell);
     eng.head = eng.tail = NULL;
     eng.workers = eng.idle = eng.busy = 0;
     pthread_cond_init(&eng.idle_cond, NULL);

@@ -182,14 +182,14 @@ static NativeChildProcess_Args *build_args(const struct child_req *r) {
 }
 
 /* Die with the spawner (and so with the parent). */
-static void watch_spawner(void) {
+void watch_spawner(void) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != spawner_pid)
         _exit(127);
 }
 
 void child_run(const struct child_req *r, int note_fd) {
-    /* 1. Die with the spawner; from here on this process is a child. */
-    watch_spawner();
+    /* 1. From here on this process is a child (the caller already made it
+     * die with the spawner: watch_spawner). */
     ohncp_spawner_state.in_child = 1;
     ohncp_spawner_state.mode = r->ipc ? OHNCP_MODE_IPC : OHNCP_MODE_ARGS;
     /* 2. The caller's view: signals, fds 0-2, cwd, environment, limits. */

@@ -207,8 +207,10 @@ static void serve_start(void) {
         request_report(r.report_fd, NCP_ERR_MAX_CHILD_PROCESSES_REACHED, "spawner: child table full");
     } else {
         pid_t pid = fork();
-        if (pid == 0)
+        if (pid == 0) {
+            watch_spawner();
             child_run(&r, -1); /* closes every fd it does not need */
+        }
         if (pid < 0)
             request_report(r.report_fd, NCP_ERR_INTERNAL, strerror(errno));
         else

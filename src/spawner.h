@@ -61,7 +61,11 @@ extern size_t spawner_argv_len;
 extern pid_t spawner_pid;
 extern struct rlimit spawner_orig_nofile;
 
-/* Runs in the freshly forked child; never returns. `note_fd` (or -1) is
+/* In a freshly forked child: die with the spawner (PR_SET_PDEATHSIG, and
+ * exit at once if it is already gone). */
+void watch_spawner(void);
+
+/* Runs in a forked child that called watch_spawner; never returns. `note_fd` (or -1) is
  * closed once the caller has its report. */
 __attribute__((noreturn)) void child_run(const struct child_req *req, int note_fd);
 

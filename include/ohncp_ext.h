@@ -34,6 +34,14 @@ int OH_Ohncp_UnregisterExitStatusCallback(OH_Ohncp_OnChildExitStatus cb, void *u
  * Valid until this thread's next call into the runtime. */
 const char *OH_Ohncp_GetLastErrorMessage(void);
 
+struct OHIPCRemoteProxy;
+
+/* The pid of the process whose stub `proxy` reaches, as the kernel reported
+ * it with that process's first message (a proxy from the start callback has
+ * one at once); the caller's own pid for a proxy of a local stub; 0 if the
+ * peer has not sent anything yet; -1 for NULL. In libipc_capi.so. */
+int32_t OH_Ohncp_RemoteProxyGetPid(const struct OHIPCRemoteProxy *proxy);
+
 #ifdef __cplusplus
 }
 #endif

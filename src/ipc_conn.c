@@ -20,6 +20,7 @@
  */
 #include "ipc_bridge.h"
 #include "ipc_transport.h"
+#include "ohncp_ext.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -251,6 +252,7 @@ struct ipc_conn {
     uint32_t next_export_id;
     OHIPCRemoteProxy *imports;
     struct ipc_conn *next_all; /* every connection, for fork */
+    int peer_pid; /* atomic: the peer's pid from its first message, or 0 */
 };
 
 static void wake_waiter(struct waiter *w);
@@ -600,6 +602,11 @@ static int recv_message(struct ipc_conn *c, uint8_t *buf, struct received *m, in
             memcpy(&cred, CMSG_DATA(cm), sizeof cred);
             m->pid = cred.pid;
             m->uid = cred.uid;
+            if (cred.pid > 0) {
+                int unset = 0;
+                __atomic_compare_exchange_n(&c->peer_pid, &unset, (int)cred.pid, false,
+                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            }
             continue;
         }
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
@@ -1057,6 +1064,14 @@ char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
 }
 
 /* ---- 7. the bridge, fork safety ---------------------------------------------------------------- */
+
+int32_t OH_Ohncp_RemoteProxyGetPid(const OHIPCRemoteProxy *proxy) {
+    if (proxy == NULL)
+        return -1;
+    if (proxy->conn == NULL)
+        return (int32_t)getpid(); /* a local node: the stub lives here */
+    return (int32_t)__atomic_load_n(&proxy->conn->peer_pid, __ATOMIC_RELAXED);
+}
 
 int OH_Ohncp_IPCServeChannel(int fd, OHIPCRemoteStub *root) {
     if (fd < 0 || root == NULL)

@@ -134,6 +134,9 @@ TEST(start_call_exit) {
     CHECK_EQ(len, 17);
     free(desc);
     CHECK_EQ(OH_IPCRemoteProxy_IsRemoteDead(proxy), 0);
+    int32_t child_pid = OH_Ohncp_RemoteProxyGetPid(proxy); /* host extension */
+    CHECK(child_pid > 0 && child_pid != getpid());
+    CHECK_EQ(OH_Ohncp_RemoteProxyGetPid(NULL), -1);
     OHIPCDeathRecipient *r = OH_IPCDeathRecipient_Create(on_death, NULL, NULL);
     CHECK_EQ(OH_IPCRemoteProxy_AddDeathRecipient(proxy, r), 0);
     CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), OH_IPC_SUCCESS);
@@ -146,6 +149,7 @@ TEST(start_call_exit) {
     while (nexits == 0)
         pthread_cond_wait(&exits_cond, &exits_lock);
     CHECK_EQ(exits[0].signal, 0);
+    CHECK_EQ(exits[0].pid, child_pid);
     pthread_mutex_unlock(&exits_lock);
     usleep(50000);
     CHECK_EQ(nstarts, 1); /* exactly once */

@@ -42,8 +42,9 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
+from ._constants import ErrorCode, IPCErrorCode, IsolationMode, RequestMode
 from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode
 from ._errors import (
     AlreadyInChildError,
@@ -72,7 +73,8 @@ from ._errors import (
     StartTimeoutError,
     check,
 )
-from ._ipc import Parcel, RemoteProxy, connect
+from ._events import ExitCallback, on_child_exit
+from ._ipc import Parcel, RemoteProxy, RemoteStub, connect, connect_async
 from ._ohncp import ffi, lib
 
 __version__ = "0.1.0"
@@ -82,16 +84,21 @@ __all__ = [
     "BusyError",
     "CallbackNotExistError",
     "CheckParamError",
+    "ChildArgs",
     "ChildProcess",
     "CodeOutOfRangeError",
     "ConnectionFailedError",
     "DeadRemoteObjectError",
+    "ErrorCode",
+    "ExitCallback",
     "IPCError",
+    "IPCErrorCode",
     "IPCInnerError",
     "InternalError",
     "InvalidParamError",
     "InvalidPidError",
     "InvalidUserErrorCodeError",
+    "IsolationMode",
     "LibLoadingFailedError",
     "MaxChildProcessesReachedError",
     "MemAllocatorError",
@@ -103,15 +110,21 @@ __all__ = [
     "ParcelWriteError",
     "RemoteError",
     "RemoteProxy",
+    "RemoteStub",
+    "RequestMode",
     "ServiceError",
     "StartTimeoutError",
     "TimeoutExpired",
     "__version__",
+    "aio",
     "connect",
+    "connect_async",
+    "current_args",
     "get_include",
     "get_library_dir",
     "is_supported",
     "kill_child_process",
+    "on_child_exit",
     "start",
 ]
 
@@ -169,6 +182,18 @@ class ChildProcess:
     def returncode(self) -> int | None:
         """``None`` until reaped; then the exit code, or ``-signal`` if killed."""
         return self._returncode
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code if the child exited by itself; ``None`` if killed or running."""
+        code = self._returncode
+        return code if code is not None and code >= 0 else None
+
+    @property
+    def exit_signal(self) -> int | None:
+        """The number of the signal that killed the child; ``None`` if it exited or runs."""
+        code = self._returncode
+        return -code if code is not None and code < 0 else None
 
     def __repr__(self) -> str:
         return f"<ChildProcess pid={self._pid} entry={self.entry!r} returncode={self._returncode}>"
@@ -323,6 +348,33 @@ def start(
     return ChildProcess(pid[0], handle[0], entry)
 
 
+class ChildArgs(NamedTuple):
+    """What an args-mode child was started with (see :func:`current_args`)."""
+
+    params: str
+    """The ``entryParams`` string (bytes that are not UTF-8 as surrogate escapes)."""
+    fds: dict[str, int]
+    """Name -> fd number in this process, in the runtime's order."""
+
+
+def current_args() -> ChildArgs | None:
+    """In an args-mode child that runs Python: the params and fds it was started with.
+
+    Wraps ``OH_Ability_GetCurrentChildProcessArgs``. Returns ``None`` in
+    any other process (a parent, an IPC-mode child, a plain program).
+    """
+    args = lib.OH_Ability_GetCurrentChildProcessArgs()
+    if args == ffi.NULL:
+        return None
+    params = b"" if args.entryParams == ffi.NULL else ffi.string(args.entryParams)
+    fds: dict[str, int] = {}
+    node = args.fdList.head
+    while node != ffi.NULL:
+        fds[ffi.string(node.fdName).decode("utf-8", "surrogateescape")] = int(node.fd)
+        node = node.next
+    return ChildArgs(params.decode("utf-8", "surrogateescape"), fds)
+
+
 def kill_child_process(pid: int) -> None:
     """Kill (SIGKILL) a live child of this process by pid.
 
@@ -354,3 +406,7 @@ def get_library_dir() -> str:
 
 
 check(lib.shim_init())
+
+
+# Last: ohncp.aio builds on the names above.
+from . import aio  # noqa: E402

@@ -103,6 +103,15 @@ const uint8_t *OH_IPCParcel_ReadBuffer(const OHIPCParcel *parcel, int32_t len);
 int OH_IPCParcel_WriteFileDescriptor(OHIPCParcel *parcel, int32_t fd);
 int OH_IPCParcel_ReadFileDescriptor(const OHIPCParcel *parcel, int32_t *fd);
 int OH_IPCParcel_WriteInterfaceToken(OHIPCParcel *parcel, const char *token);
+int OH_IPCParcel_GetReadPosition(const OHIPCParcel *parcel);
+int OH_IPCParcel_GetWritePosition(const OHIPCParcel *parcel);
+int OH_IPCParcel_GetReadableBytes(const OHIPCParcel *parcel);
+int OH_IPCParcel_RewindReadPosition(OHIPCParcel *parcel, uint32_t newReadPos);
+int OH_IPCParcel_Append(OHIPCParcel *parcel, const OHIPCParcel *data);
+typedef struct OHIPCRemoteStub OHIPCRemoteStub;
+int OH_IPCParcel_WriteRemoteStub(OHIPCParcel *parcel, const OHIPCRemoteStub *stub);
+int OH_IPCParcel_WriteRemoteProxy(OHIPCParcel *parcel, const OHIPCRemoteProxy *proxy);
+OHIPCRemoteProxy *OH_IPCParcel_ReadRemoteProxy(const OHIPCParcel *parcel);
 int OH_IPCParcel_ReadInterfaceToken(const OHIPCParcel *parcel, char **token, int32_t *len,
                                     OH_IPC_MemAllocator allocator);
 
@@ -127,6 +136,28 @@ int OH_IPCRemoteProxy_SendRequest(const OHIPCRemoteProxy *proxy, uint32_t code,
 int OH_IPCRemoteProxy_GetInterfaceDescriptor(OHIPCRemoteProxy *proxy, char **descriptor,
                                              int32_t *len, OH_IPC_MemAllocator allocator);
 int OH_IPCRemoteProxy_IsRemoteDead(const OHIPCRemoteProxy *proxy);
+typedef struct OHIPCDeathRecipient OHIPCDeathRecipient;
+void OH_IPCDeathRecipient_Destroy(OHIPCDeathRecipient *recipient);
+int OH_IPCRemoteProxy_AddDeathRecipient(OHIPCRemoteProxy *proxy,
+                                        OHIPCDeathRecipient *recipient);
+int OH_IPCRemoteProxy_RemoveDeathRecipient(OHIPCRemoteProxy *proxy,
+                                           OHIPCDeathRecipient *recipient);
+void OH_IPCRemoteStub_Destroy(OHIPCRemoteStub *stub);
+
+/* native_child_process.h, in a child */
+typedef struct NativeChildProcess_Fd {
+    char *fdName;
+    int32_t fd;
+    struct NativeChildProcess_Fd *next;
+} NativeChildProcess_Fd;
+typedef struct NativeChildProcess_FdList {
+    struct NativeChildProcess_Fd *head;
+} NativeChildProcess_FdList;
+typedef struct NativeChildProcess_Args {
+    char *entryParams;
+    struct NativeChildProcess_FdList fdList;
+} NativeChildProcess_Args;
+NativeChildProcess_Args *OH_Ability_GetCurrentChildProcessArgs(void);
 
 /* ohncp_ext.h */
 const char *OH_Ohncp_GetLastErrorMessage(void);
@@ -157,3 +188,26 @@ int shim_connect_fd(uint64_t handle);
 int shim_connect_busy(void);
 void *shim_ipc_alloc(int32_t len);
 void shim_ipc_free(void *ptr);
+
+#define SHIM_EV_EXIT ...
+#define SHIM_EV_DEATH ...
+#define SHIM_EV_CONNECT ...
+#define SHIM_EV_STUB_GONE ...
+
+struct shim_event {
+    int kind;
+    int32_t pid;
+    int32_t status;
+    uint64_t token;
+};
+
+int shim_events_open(void);
+int shim_events_take(struct shim_event *out, int max);
+void shim_events_wake(void);
+uint64_t shim_events_dropped(void);
+OHIPCDeathRecipient *shim_death_recipient(uint64_t token);
+OHIPCRemoteStub *shim_stub_create(const char *descriptor, uint64_t token);
+int32_t shim_proxy_pid(const OHIPCRemoteProxy *proxy);
+
+extern "Python+C" int _ohncp_stub_request(uint32_t code, const OHIPCParcel *data,
+                                          OHIPCParcel *reply, uint64_t token);

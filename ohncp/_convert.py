@@ -28,7 +28,7 @@ class _HasFileno(Protocol):
 FileDescriptorLike: TypeAlias = int | _HasFileno
 """An fd number, or an object with a ``fileno()`` method (file, socket)."""
 
-Isolation: TypeAlias = Literal["normal", "isolated"]
+Isolation: TypeAlias = "Literal['normal', 'isolated'] | int"
 """How a child is isolated: ``"normal"``, or ``"isolated"`` in its own namespaces."""
 
 _ISOLATION = {
@@ -60,12 +60,18 @@ def fileno(fd: FileDescriptorLike) -> int:
     return fd if isinstance(fd, int) else fd.fileno()
 
 
-def isolation_mode(isolation: str) -> int:
+def isolation_mode(isolation: str | int) -> int:
     """Return the ``NCP_ISOLATION_MODE_*`` value for ``isolation``.
 
+    ``isolation`` is ``"normal"``, ``"isolated"`` or an
+    :class:`~ohncp.IsolationMode` (any other int is left to the runtime,
+    which refuses it with ``NCP_ERR_INVALID_PARAM``).
+
     Raises:
-        ValueError: not ``"normal"`` or ``"isolated"``.
+        ValueError: a string other than ``"normal"`` or ``"isolated"``.
     """
+    if isinstance(isolation, int):
+        return isolation
     try:
         return _ISOLATION[isolation]
     except KeyError:

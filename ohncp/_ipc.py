@@ -16,19 +16,29 @@ import os
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable
+from concurrent.futures import Future
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import _events
 from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode, utf8_bytes
-from ._errors import StartTimeoutError, check, check_ipc, error_for_code, ipc_error_for_code
+from ._errors import (
+    IPCError,
+    StartTimeoutError,
+    check,
+    check_ipc,
+    error_for_code,
+    ipc_error_for_code,
+)
 from ._ohncp import ffi
 from ._ohncp import lib as _c
 
 if TYPE_CHECKING:
     from ._ohncp import CData
 
-__all__ = ["Parcel", "RemoteProxy", "connect"]
+__all__ = ["Parcel", "RemoteProxy", "RemoteStub", "connect", "connect_async"]
 
 _ERRBUF_LEN = 512
 # Blocking waits return to Python this often, so that signal handlers (and
@@ -43,6 +53,18 @@ _ONEWAY = ffi.new("OH_IPC_MessageOption *", {"mode": _c.OH_IPC_REQUEST_MODE_ASYN
 
 _P = TypeVar("_P", bound="Parcel")
 _R = TypeVar("_R", bound="RemoteProxy")
+
+
+def _weak_call(method: Callable[[], None]) -> Callable[[], None]:
+    """A callable that runs the bound ``method`` while its object lives, else nothing."""
+    ref = weakref.WeakMethod(method)
+
+    def call() -> None:
+        target = ref()
+        if target is not None:
+            target()
+
+    return call
 
 
 def _take_string(text: CData, length: int) -> str:
@@ -74,21 +96,40 @@ class Parcel:
         IPCError: a subclass for the code a C call returned.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, data: bytes | bytearray | memoryview | None = None) -> None:
+        """Make an empty parcel, or one holding a copy of ``data`` (see :meth:`__bytes__`)."""
         created = _c.OH_IPCParcel_Create()
         if created == ffi.NULL:
             raise MemoryError("OH_IPCParcel_Create failed")
         self._cdata: CData | None = ffi.gc(created, _c.OH_IPCParcel_Destroy)
+        self._owned = True
+        self._readonly = False
+        if data is not None:
+            self.write_bytes(data)
+
+    @classmethod
+    def _borrow(cls: type[_P], cdata: CData, *, readonly: bool) -> _P:
+        """Wrap a parcel owned by C (a stub's request or reply), valid until :meth:`close`."""
+        parcel = cls.__new__(cls)
+        parcel._cdata = cdata
+        parcel._owned = False
+        parcel._readonly = readonly
+        return parcel
 
     def _ptr(self) -> CData:
         if self._cdata is None:
             raise ValueError("operation on a closed Parcel")
         return self._cdata
 
+    def _wptr(self) -> CData:
+        if self._readonly:
+            raise ValueError("the request parcel of a stub is read-only")
+        return self._ptr()
+
     def close(self) -> None:
         """Free the parcel now and close the fds it holds; closing again does nothing."""
         cdata, self._cdata = self._cdata, None
-        if cdata is not None:
+        if cdata is not None and self._owned:
             ffi.release(cdata)  # runs OH_IPCParcel_Destroy
 
     @property
@@ -110,6 +151,48 @@ class Parcel:
     def __len__(self) -> int:
         return int(_c.OH_IPCParcel_GetDataSize(self._ptr()))
 
+    def __bytes__(self) -> bytes:
+        """The parcel's data as it goes on the wire (the read position stays put).
+
+        File descriptors and remote objects in it are only slots in these
+        bytes: ``Parcel(bytes(p))`` copies plain values, not those.
+        """
+        ptr = self._ptr()
+        size = int(_c.OH_IPCParcel_GetDataSize(ptr))
+        here = int(_c.OH_IPCParcel_GetReadPosition(ptr))
+        check_ipc(_c.OH_IPCParcel_RewindReadPosition(ptr, 0))
+        try:
+            data = _c.OH_IPCParcel_ReadBuffer(ptr, size)
+            return b"" if size == 0 or data == ffi.NULL else bytes(ffi.buffer(data, size))
+        finally:
+            _c.OH_IPCParcel_RewindReadPosition(ptr, here)
+
+    @property
+    def read_position(self) -> int:
+        """Where the next read starts, in bytes from the beginning."""
+        return int(_c.OH_IPCParcel_GetReadPosition(self._ptr()))
+
+    @property
+    def readable(self) -> int:
+        """How many bytes are left to read."""
+        return int(_c.OH_IPCParcel_GetReadableBytes(self._ptr()))
+
+    def rewind(self: _P, position: int = 0) -> _P:
+        """Move the read position to ``position`` (0: read everything again).
+
+        Raises:
+            CheckParamError: ``position`` is past the data.
+        """
+        if position < 0:
+            raise ipc_error_for_code(_c.OH_IPC_CHECK_PARAM_ERROR, f"position {position} < 0")
+        check_ipc(_c.OH_IPCParcel_RewindReadPosition(self._ptr(), position), "rewind")
+        return self
+
+    def append(self: _P, other: Parcel) -> _P:
+        """Append all of ``other``'s data (its fds and objects included), whatever was read."""
+        check_ipc(_c.OH_IPCParcel_Append(self._wptr(), other._ptr()))
+        return self
+
     def __repr__(self) -> str:
         if self._cdata is None:
             return "<Parcel closed>"
@@ -118,7 +201,7 @@ class Parcel:
     # ---- numbers ----
 
     def _write(self: _P, write: Callable[[CData, Any], int], value: object) -> _P:
-        check_ipc(write(self._ptr(), value))
+        check_ipc(write(self._wptr(), value))
         return self
 
     def _read(self, read: Callable[[CData, CData], int], ctype: str) -> CData:
@@ -234,7 +317,7 @@ class Parcel:
         The length is not written: the reader must know it.
         """
         buffer = ffi.from_buffer("uint8_t[]", data)
-        check_ipc(_c.OH_IPCParcel_WriteBuffer(self._ptr(), buffer, len(buffer)))
+        check_ipc(_c.OH_IPCParcel_WriteBuffer(self._wptr(), buffer, len(buffer)))
         return self
 
     def read_bytes(self, size: int) -> bytes:
@@ -262,6 +345,36 @@ class Parcel:
             _c.OH_IPCParcel_WriteInterfaceToken, utf8_bytes(token, "interface token")
         )
 
+    def write_remote_object(self: _P, obj: RemoteStub | RemoteProxy) -> _P:
+        """Write a stub of this process, or a proxy, for the receiver to call.
+
+        The receiver reads it with :meth:`read_remote_object` and gets a
+        proxy that reaches ``obj``'s stub: a child can call back into its
+        parent through a :class:`RemoteStub` written here.
+        """
+        if isinstance(obj, RemoteStub):
+            check_ipc(_c.OH_IPCParcel_WriteRemoteStub(self._wptr(), obj._ptr()))
+        elif isinstance(obj, RemoteProxy):
+            proxy = obj._enter()
+            try:
+                check_ipc(_c.OH_IPCParcel_WriteRemoteProxy(self._wptr(), proxy))
+            finally:
+                obj._leave()
+        else:
+            raise TypeError(f"a RemoteStub or RemoteProxy, not {type(obj).__name__}")
+        return self
+
+    def read_remote_object(self) -> RemoteProxy:
+        """Read a remote object as a proxy (close it when done).
+
+        Raises:
+            ParcelReadError: no remote object at the read position.
+        """
+        proxy = _c.OH_IPCParcel_ReadRemoteProxy(self._ptr())
+        if proxy == ffi.NULL:
+            raise ipc_error_for_code(_c.OH_IPC_PARCEL_READ_ERROR, "no remote object to read")
+        return RemoteProxy(proxy)
+
     def read_interface_token(self) -> str:
         """Read an interface token written by :meth:`write_interface_token`."""
         token = ffi.new("char **")
@@ -286,6 +399,11 @@ class RemoteProxy:
         self._lock = threading.Lock()
         self._users = 0  # calls into C using _cdata right now
         self._closed = False
+        # Death callbacks: one C recipient per proxy, made on first use.
+        self._recipient: CData | None = None
+        self._token = 0
+        self._death_callbacks: list[Callable[[RemoteProxy], object]] = []
+        self._died = False  # the recipient fired
 
     # close() from one thread must not free the proxy under a request that
     # another thread is sending: the last call out destroys it.
@@ -301,7 +419,7 @@ class RemoteProxy:
             self._users -= 1
             doomed = self._take_if_done()
         if doomed is not None:
-            _c.OH_IPCRemoteProxy_Destroy(doomed)
+            self._destroy(doomed)
 
     def _take_if_done(self) -> CData | None:
         # self._lock held.
@@ -309,6 +427,91 @@ class RemoteProxy:
             return None
         cdata, self._cdata = self._cdata, None
         return cdata
+
+    def _destroy(self, cdata: CData) -> None:
+        """Release the C proxy, and the death recipient first."""
+        recipient, self._recipient = self._recipient, None
+        if recipient is not None:
+            _c.OH_IPCRemoteProxy_RemoveDeathRecipient(cdata, recipient)
+            _c.OH_IPCDeathRecipient_Destroy(recipient)
+            _events.unwatch_token(_c.SHIM_EV_DEATH, self._token)
+        _c.OH_IPCRemoteProxy_Destroy(cdata)
+
+    @property
+    def pid(self) -> int:
+        """The pid of the process whose stub this proxy reaches (a child, or this process).
+
+        Raises:
+            NotSupportedError: the runtime cannot tell (not the host runtime).
+        """
+        proxy = self._enter()
+        try:
+            pid = int(_c.shim_proxy_pid(proxy))
+        finally:
+            self._leave()
+        if pid <= 0:
+            raise error_for_code(_c.NCP_ERR_NOT_SUPPORTED, "the runtime does not know the pid")
+        return pid
+
+    def add_death_callback(self, fn: Callable[[RemoteProxy], object]) -> None:
+        """Call ``fn(proxy)`` once when the process behind the proxy dies.
+
+        Death means any end: a crash, a kill, or ``MainProc`` returning. The
+        call comes on ohncp's event thread (see :func:`ohncp.on_child_exit`);
+        if the process is dead already, it comes at once. An exception in
+        ``fn`` goes to :data:`sys.unraisablehook`.
+        """
+        if not callable(fn):
+            raise TypeError(f"add_death_callback needs a callable, not {type(fn).__name__}")
+        proxy = self._enter()
+        try:
+            with self._lock:
+                self._death_callbacks.append(fn)
+                fire_now = self._died
+                need_recipient = self._recipient is None and not self._died
+                if need_recipient:
+                    self._token = _events.new_token()
+                    _events.watch_token(_c.SHIM_EV_DEATH, self._token, _weak_call(self._on_death))
+                    recipient = _c.shim_death_recipient(self._token)
+                    if recipient == ffi.NULL:
+                        self._death_callbacks.remove(fn)
+                        raise MemoryError("OH_IPCDeathRecipient_Create failed")
+                    self._recipient = recipient
+            if need_recipient:
+                # Outside the lock: a dead proxy fires at once, on a runtime thread.
+                check_ipc(_c.OH_IPCRemoteProxy_AddDeathRecipient(proxy, recipient))
+            if fire_now:
+                _events.loop().call_soon(lambda: self._run_death_callback(fn))
+        finally:
+            self._leave()
+
+    def remove_death_callback(self, fn: Callable[[RemoteProxy], object]) -> None:
+        """Unregister ``fn`` (the first registration of it).
+
+        Raises:
+            ValueError: ``fn`` is not registered.
+        """
+        with self._lock:
+            self._death_callbacks.remove(fn)
+
+    def _on_death(self) -> None:
+        # On the event thread.
+        with self._lock:
+            if self._died:
+                return
+            self._died = True
+            callbacks = list(self._death_callbacks)
+        for fn in callbacks:
+            self._run_death_callback(fn)
+
+    def _run_death_callback(self, fn: Callable[[RemoteProxy], object]) -> None:
+        with self._lock:
+            if fn not in self._death_callbacks:
+                return
+        try:
+            fn(self)
+        except BaseException as exc:
+            _events.report_unraisable(exc, "Exception ignored in ohncp death callback", fn)
 
     def send_request(
         self, code: int, data: Parcel | None = None, *, oneway: bool = False
@@ -390,7 +593,7 @@ class RemoteProxy:
             self._closed = True
             doomed = self._take_if_done()
         if doomed is not None:
-            _c.OH_IPCRemoteProxy_Destroy(doomed)
+            self._destroy(doomed)
 
     def __enter__(self: _R) -> _R:
         return self
@@ -413,7 +616,8 @@ class RemoteProxy:
         cdata, self._cdata = self._cdata, None
         # Release first: the warning may be turned into an exception.
         with contextlib.suppress(Exception):  # late in interpreter shutdown
-            _c.OH_IPCRemoteProxy_Destroy(cdata if cdata is not None else ffi.NULL)
+            if cdata is not None:
+                self._destroy(cdata)
         warnings.warn("RemoteProxy was never closed", ResourceWarning, source=self, stacklevel=2)
 
 
@@ -500,3 +704,243 @@ def connect(
     if code != _c.NCP_NO_ERROR:
         raise error_for_code(code, f"IPC-mode start of {name!r}")
     return RemoteProxy(proxy)
+
+
+# ---- Python stubs -----------------------------------------------------------
+
+StubHandler = Callable[[int, "Parcel", "Parcel"], "int | None"]
+"""``handler(code, data, reply)``: read ``data``, write ``reply``, return 0/None or a code."""
+
+# token -> handler, for as long as C holds the stub (until SHIM_EV_STUB_GONE).
+_stub_handlers: dict[int, StubHandler] = {}
+_stub_lock = threading.Lock()
+
+
+@ffi.def_extern()
+def _ohncp_stub_request(code: int, data: CData, reply: CData, token: int) -> int:
+    """A request for a Python stub, on one of the runtime's IPC threads."""
+    with _stub_lock:
+        handler = _stub_handlers.get(token)
+    if handler is None:
+        return int(_c.OH_IPC_INNER_ERROR)
+    request = Parcel._borrow(data, readonly=True)
+    answer = Parcel._borrow(reply, readonly=False)
+    try:
+        result = handler(code, request, answer)
+    except IPCError as exc:
+        return exc.code
+    except BaseException as exc:
+        _events.report_unraisable(exc, "Exception ignored in ohncp stub handler", handler)
+        return int(_c.OH_IPC_INNER_ERROR)
+    finally:
+        request.close()
+        answer.close()
+    if result is None:
+        return 0
+    try:
+        return int(result)
+    except (TypeError, ValueError):
+        return int(_c.OH_IPC_INVALID_USER_ERROR_CODE)
+
+
+class RemoteStub:
+    """An IPC stub served by Python, so a child can call back into this process.
+
+    Write it into a parcel (:meth:`Parcel.write_remote_object`) that goes to
+    a child; the child reads a proxy and sends requests to it. Each request
+    runs ``handler(code, data, reply)`` on one of the runtime's IPC threads
+    (several may run at once): read the request from ``data``, write the
+    answer into ``reply`` (both valid only during the call), and return 0
+    or ``None`` for success, or an error code: ``OH_IPC_*`` codes and user
+    codes 1909000-1909999 reach the caller as they are. Raising
+    :class:`IPCError` returns its code; any other exception is reported
+    through :data:`sys.unraisablehook` and the caller gets
+    ``OH_IPC_INNER_ERROR``.
+
+    :meth:`close` drops this process's reference; the stub lives on while a
+    child holds a proxy to it.
+
+    Args:
+        descriptor: the interface name proxies report.
+        handler: the function that serves requests.
+    """
+
+    def __init__(self, descriptor: str, handler: StubHandler) -> None:
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+        self.descriptor = descriptor
+        self.handler = handler
+        self._token = _events.new_token()
+        with _stub_lock:
+            _stub_handlers[self._token] = handler
+        _events.watch_token(_c.SHIM_EV_STUB_GONE, self._token, _forget_handler(self._token))
+        stub = _c.shim_stub_create(utf8_bytes(descriptor, "descriptor"), self._token)
+        if stub == ffi.NULL:
+            with _stub_lock:
+                _stub_handlers.pop(self._token, None)
+            _events.unwatch_token(_c.SHIM_EV_STUB_GONE, self._token)
+            raise ipc_error_for_code(_c.OH_IPC_CHECK_PARAM_ERROR, "OH_IPCRemoteStub_Create failed")
+        self._cdata: CData | None = stub
+
+    def _ptr(self) -> CData:
+        if self._cdata is None:
+            raise ValueError("operation on a closed RemoteStub")
+        return self._cdata
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._cdata is None
+
+    def close(self) -> None:
+        """Drop this process's reference (``OH_IPCRemoteStub_Destroy``); again: nothing."""
+        cdata, self._cdata = self._cdata, None
+        if cdata is not None:
+            _c.OH_IPCRemoteStub_Destroy(cdata)
+
+    def __enter__(self) -> RemoteStub:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # late in interpreter shutdown
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._cdata is None else "open"
+        return f"<RemoteStub {self.descriptor!r} {state}>"
+
+
+def _forget_handler(token: int) -> Callable[[], None]:
+    def forget() -> None:
+        with _stub_lock:
+            _stub_handlers.pop(token, None)
+
+    return forget
+
+
+def stub_handlers_alive() -> int:
+    """How many Python stubs C still holds (for leak tests)."""
+    with _stub_lock:
+        return len(_stub_handlers)
+
+
+# ---- connect without waiting ------------------------------------------------
+
+
+def connect_async(
+    lib: str | os.PathLike[str],
+    *,
+    timeout: float | None = 10.0,
+    isolation: Isolation = "normal",
+    isolation_uid: bool = False,
+    process_name: str | None = None,
+) -> Future[RemoteProxy]:
+    """Start an IPC-mode child like :func:`connect`, without waiting for it.
+
+    Returns a :class:`concurrent.futures.Future` that gets the proxy, or
+    the exception :func:`connect` would raise (also for arguments the
+    runtime refuses at once). No thread waits for it: the start callback
+    wakes ohncp's event thread, which completes the future. Cancelling the
+    future before it completes gives up on the child (its proxy, if it
+    still comes, is released, and the child ends when it sees that).
+    """
+    future: Future[RemoteProxy] = Future()
+    handle = ffi.new("uint64_t *")
+    errbuf = ffi.new("char[]", _ERRBUF_LEN)
+    name = os.fspath(lib)
+    try:
+        rc = _c.shim_connect_begin(
+            fs_bytes(name, "lib"),
+            isolation_mode(isolation),
+            int(isolation_uid),
+            ffi.NULL if process_name is None else fs_bytes(process_name, "process_name"),
+            handle,
+            errbuf,
+            _ERRBUF_LEN,
+        )
+        check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
+    except Exception as exc:
+        future.set_exception(exc)
+        return future
+    _PendingConnect(handle[0], name, timeout, future).arm()
+    return future
+
+
+class _PendingConnect:
+    """One connect_async: collects the start result on the event thread."""
+
+    def __init__(
+        self, handle: int, name: str, timeout: float | None, future: Future[RemoteProxy]
+    ) -> None:
+        self.handle = handle
+        self.name = name
+        self.timeout = timeout
+        self.future = future
+        self.timer = 0
+        self.lock = threading.Lock()
+        self.settled = False
+
+    def arm(self) -> None:
+        current = _events.loop()
+        _events.watch_token(_c.SHIM_EV_CONNECT, self.handle, self.collect)
+        if self.timeout is not None:
+            self.timer = current.call_later(self.timeout, self.expire)
+        self.future.add_done_callback(self.on_done)
+        # The callback may have come before the registration.
+        self.collect()
+
+    def _settle(self) -> bool:
+        with self.lock:
+            if self.settled:
+                return False
+            self.settled = True
+        _events.unwatch_token(_c.SHIM_EV_CONNECT, self.handle)
+        if self.timer:
+            _events.loop().cancel_timer(self.timer)
+        return True
+
+    def collect(self) -> None:
+        code = ffi.new("int *")
+        proxy = ffi.new("OHIPCRemoteProxy **")
+        if _c.shim_connect_wait(self.handle, 0, code, proxy) != _c.SHIM_DONE:
+            return
+        if not self._settle():  # cannot happen: only one collect gets SHIM_DONE
+            _c.OH_IPCRemoteProxy_Destroy(proxy[0])
+            return
+        if code[0] != _c.NCP_NO_ERROR:
+            self._complete(None, error_for_code(code[0], f"IPC-mode start of {self.name!r}"))
+            return
+        result = RemoteProxy(proxy[0])
+        if not self._complete(result, None):
+            result.close()  # cancelled meanwhile
+
+    def expire(self) -> None:
+        if self._settle():
+            _c.shim_connect_abandon(self.handle)
+            self._complete(
+                None,
+                StartTimeoutError(
+                    _c.NCP_ERR_TIMEOUT, f"the child did not connect within {self.timeout} s"
+                ),
+            )
+
+    def on_done(self, future: Future[RemoteProxy]) -> None:
+        if future.cancelled() and self._settle():
+            _c.shim_connect_abandon(self.handle)
+
+    def _complete(self, result: RemoteProxy | None, exc: BaseException | None) -> bool:
+        if not self.future.set_running_or_notify_cancel():
+            return False
+        if exc is not None:
+            self.future.set_exception(exc)
+        else:
+            self.future.set_result(result)  # type: ignore[arg-type]
+        return True

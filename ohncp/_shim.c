@@ -13,6 +13,7 @@
  *   3. the functions Python calls (args mode)
  *   4. IPC-mode connects: slots, trampolines, the functions Python calls
  *   5. memory for strings the IPC API hands back
+ *   6. events for the Python event thread: exits, deaths, connects, stubs
  *
  * The race the exit table exists for: the runtime may report a child's exit
  * after OH_Ability_StartNativeChildProcessWithConfigs returned but before
@@ -151,6 +152,8 @@ static void table_purge_unclaimed(void)
 /* ---- 2. callbacks from the runtime and from fork ------------------------- */
 
 static void connects_after_fork(void); /* section 4 */
+static void events_after_fork(void);   /* section 6 */
+static void events_push(int kind, int32_t pid, int32_t status, uint64_t token);
 
 static void on_exit_status(int32_t pid, int32_t status, void *user_data)
 {
@@ -176,6 +179,7 @@ static void on_exit_status(int32_t pid, int32_t status, void *user_data)
         table.n_unclaimed++;
     }
     pthread_mutex_unlock(&table.lock);
+    events_push(SHIM_EV_EXIT, pid, status, 0);
 }
 
 /* In the child of a fork() of this process: the runtime there is a new one
@@ -192,6 +196,7 @@ static void on_fork_child(void)
     table.in_flight = 0;
     registered = false;
     connects_after_fork();
+    events_after_fork();
 }
 
 static void table_init_once(void)
@@ -523,10 +528,13 @@ static void connect_done(int i, int code, OHIPCRemoteProxy *proxy)
 {
     struct connect_slot *s = &connects.slots[i];
     OHIPCRemoteProxy *orphan = NULL;
-    uint64_t one = 1;
+    uint64_t one = 1, handle = 0;
+    bool tell = false;
 
     pthread_mutex_lock(&connects.lock);
     if (s->state == CONNECT_PENDING) {
+        handle = connect_handle(i);
+        tell = true;
         s->state = CONNECT_DONE;
         s->code = code;
         s->proxy = proxy;
@@ -542,6 +550,8 @@ static void connect_done(int i, int code, OHIPCRemoteProxy *proxy)
     }
     pthread_mutex_unlock(&connects.lock);
     OH_IPCRemoteProxy_Destroy(orphan);
+    if (tell)
+        events_push(SHIM_EV_CONNECT, 0, 0, handle);
 }
 
 #define TRAMPOLINE(hi, lo)                                                       \
@@ -743,4 +753,168 @@ void *shim_ipc_alloc(int32_t len)
 void shim_ipc_free(void *ptr)
 {
     free(ptr);
+}
+
+/* ---- 6. events for the Python event thread ---------------------------------
+ *
+ * ohncp's event thread (ohncp/_events.py) sleeps in poll() on one eventfd
+ * and, when woken, takes what the runtime's threads queued here: exits,
+ * death notices, finished connects, stubs whose last reference went. The
+ * runtime's threads never wait for Python. Nothing is queued until the
+ * thread asks for the fd; the queue is a ring that doubles up to
+ * SHIM_EVENTS_MAX entries, and counts what it had to drop beyond that.
+ */
+
+#define SHIM_EVENTS_MAX 65536
+
+static struct {
+    pthread_mutex_t lock;
+    int fd;                 /* eventfd; -1 while nobody listens */
+    struct shim_event *ring;
+    size_t head, len, cap;
+    uint64_t dropped;
+} events = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
+
+static bool events_grow(void)
+{
+    size_t cap = events.cap == 0 ? 64 : events.cap * 2;
+    struct shim_event *ring;
+
+    if (cap > SHIM_EVENTS_MAX)
+        return false;
+    ring = malloc(cap * sizeof(*ring));
+    if (ring == NULL)
+        return false;
+    for (size_t i = 0; i < events.len; i++)
+        ring[i] = events.ring[(events.head + i) % events.cap];
+    free(events.ring);
+    events.ring = ring;
+    events.head = 0;
+    events.cap = cap;
+    return true;
+}
+
+static void events_signal(int fd)
+{
+    uint64_t one = 1;
+
+    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+static void events_push(int kind, int32_t pid, int32_t status, uint64_t token)
+{
+    pthread_mutex_lock(&events.lock);
+    if (events.fd >= 0) {
+        if (events.len == events.cap && !events_grow()) {
+            events.dropped++;
+        } else {
+            events.ring[(events.head + events.len) % events.cap] =
+                (struct shim_event){kind, pid, status, token};
+            events.len++;
+        }
+        events_signal(events.fd);
+    }
+    pthread_mutex_unlock(&events.lock);
+}
+
+/* The forked child has no event thread: stop queueing. The eventfd is
+ * shared with the parent, so it is closed here, never read. */
+static void events_after_fork(void)
+{
+    pthread_mutex_init(&events.lock, NULL);
+    if (events.fd >= 0)
+        (void)close(events.fd);
+    events.fd = -1;
+    free(events.ring);
+    events.ring = NULL;
+    events.head = events.len = events.cap = 0;
+    events.dropped = 0;
+}
+
+int shim_events_open(void)
+{
+    int fd;
+
+    pthread_once(&table_once, table_init_once); /* the fork handler */
+    pthread_mutex_lock(&events.lock);
+    if (events.fd < 0) {
+        events.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (events.fd < 0) {
+            int err = errno;
+            pthread_mutex_unlock(&events.lock);
+            return -err;
+        }
+    }
+    fd = events.fd;
+    pthread_mutex_unlock(&events.lock);
+    return fd;
+}
+
+int shim_events_take(struct shim_event *out, int max)
+{
+    uint64_t count;
+    int n = 0;
+
+    pthread_mutex_lock(&events.lock);
+    if (events.fd >= 0)
+        while (read(events.fd, &count, sizeof(count)) < 0 && errno == EINTR)
+            ;
+    while (n < max && events.len > 0) {
+        out[n++] = events.ring[events.head];
+        events.head = (events.head + 1) % events.cap;
+        events.len--;
+    }
+    pthread_mutex_unlock(&events.lock);
+    return n;
+}
+
+void shim_events_wake(void)
+{
+    pthread_mutex_lock(&events.lock);
+    if (events.fd >= 0)
+        events_signal(events.fd);
+    pthread_mutex_unlock(&events.lock);
+}
+
+uint64_t shim_events_dropped(void)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&events.lock);
+    n = events.dropped;
+    pthread_mutex_unlock(&events.lock);
+    return n;
+}
+
+static void on_death(void *user_data)
+{
+    events_push(SHIM_EV_DEATH, 0, 0, (uint64_t)(uintptr_t)user_data);
+}
+
+OHIPCDeathRecipient *shim_death_recipient(uint64_t token)
+{
+    return OH_IPCDeathRecipient_Create(on_death, NULL, (void *)(uintptr_t)token);
+}
+
+static int on_stub_request(uint32_t code, const OHIPCParcel *data, OHIPCParcel *reply,
+                           void *user_data)
+{
+    return _ohncp_stub_request(code, data, reply, (uint64_t)(uintptr_t)user_data);
+}
+
+static void on_stub_gone(void *user_data)
+{
+    events_push(SHIM_EV_STUB_GONE, 0, 0, (uint64_t)(uintptr_t)user_data);
+}
+
+OHIPCRemoteStub *shim_stub_create(const char *descriptor, uint64_t token)
+{
+    return OH_IPCRemoteStub_Create(descriptor, on_stub_request, on_stub_gone,
+                                   (void *)(uintptr_t)token);
+}
+
+int32_t shim_proxy_pid(const OHIPCRemoteProxy *proxy)
+{
+    return OH_Ohncp_RemoteProxyGetPid(proxy);
 }

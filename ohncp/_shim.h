@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ipc_cparcel.h"
+#include "ipc_cremote_object.h"
 
 #define SHIM_API __attribute__((visibility("hidden")))
 
@@ -84,5 +85,50 @@ SHIM_API int shim_connect_busy(void);
 /* An OH_IPC_MemAllocator (malloc), and the matching free. */
 SHIM_API void *shim_ipc_alloc(int32_t len);
 SHIM_API void shim_ipc_free(void *ptr);
+
+/* ---- events for the Python event thread (section 6 of _shim.c) ---- */
+
+/* Kinds of shim_event. */
+#define SHIM_EV_EXIT 1      /* a child exited: pid, status (raw wait status) */
+#define SHIM_EV_DEATH 2     /* a death recipient fired: token */
+#define SHIM_EV_CONNECT 3   /* a connect's start callback came: token = its handle */
+#define SHIM_EV_STUB_GONE 4 /* a Python stub's last reference went: token */
+
+struct shim_event {
+    int kind;
+    int32_t pid;
+    int32_t status;
+    uint64_t token;
+};
+
+/* Start queueing events (idempotent) and return the eventfd that becomes
+ * readable when events are queued; a negative errno on failure. Owned by
+ * the shim: poll it, never close it. */
+SHIM_API int shim_events_open(void);
+
+/* Move up to `max` queued events, oldest first, to `out` and return how
+ * many; 0 when the queue is empty. Resets the eventfd first. */
+SHIM_API int shim_events_take(struct shim_event *out, int max);
+
+/* Make the eventfd readable without an event (to wake the event thread). */
+SHIM_API void shim_events_wake(void);
+
+/* Events dropped because the queue was full (SHIM_EVENTS_MAX). */
+SHIM_API uint64_t shim_events_dropped(void);
+
+/* A death recipient that queues SHIM_EV_DEATH with `token` when it fires;
+ * NULL if out of memory. Released with OH_IPCDeathRecipient_Destroy. */
+SHIM_API OHIPCDeathRecipient *shim_death_recipient(uint64_t token);
+
+/* A stub whose requests go to the Python function _ohncp_stub_request with
+ * `token`, and whose last reference queues SHIM_EV_STUB_GONE with `token`. */
+SHIM_API OHIPCRemoteStub *shim_stub_create(const char *descriptor, uint64_t token);
+
+/* Defined in Python (extern "Python+C" in _cdef.h): handles one request. */
+int _ohncp_stub_request(uint32_t code, const OHIPCParcel *data, OHIPCParcel *reply,
+                        uint64_t token);
+
+/* OH_Ohncp_RemoteProxyGetPid (host extension). */
+SHIM_API int32_t shim_proxy_pid(const OHIPCRemoteProxy *proxy);
 
 #endif /* OHNCP_SHIM_H */

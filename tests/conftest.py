@@ -66,6 +66,43 @@ def child_libs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return built
 
 
+EMBED_SOURCE = Path(__file__).resolve().parent / "children_embed" / "embed_python.c"
+
+
+@pytest.fixture(scope="session")
+def embed_python_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A child library with an entry ``RunPython`` that runs Python code (see its source)."""
+    import sysconfig
+
+    if not sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        pytest.skip("this Python has no shared libpython to embed")
+    out_dir = tmp_path_factory.mktemp("embed")
+    libdir = str(sysconfig.get_config_var("LIBDIR"))
+    version = str(sysconfig.get_config_var("LDVERSION") or sysconfig.get_config_var("VERSION"))
+    target = out_dir / "libohncp_test_embed_python.so"
+    subprocess.run(
+        [
+            "cc",
+            "-shared",
+            "-fPIC",
+            "-Wall",
+            "-Wextra",
+            "-o",
+            str(target),
+            str(EMBED_SOURCE),
+            f"-I{sysconfig.get_paths()['include']}",
+            f"-L{libdir}",
+            f"-Wl,-rpath,{libdir}",
+            f"-lpython{version}",
+            f'-DOHNCP_TEST_LIBPYTHON="{sysconfig.get_config_var("LDLIBRARY")}"',
+            "-ldl",
+            *build_flags(out_dir),
+        ],
+        check=True,
+    )
+    return target
+
+
 @pytest.fixture(scope="session")
 def basic(child_libs: dict[str, Path]) -> Callable[[str], str]:
     """Return a function giving the entry string for a function of basic.c."""

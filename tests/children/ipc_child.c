@@ -15,6 +15,7 @@
  *   5  ABORT   abort() while handling the request
  *   6  FD      fd -> writes "hi" to it
  *   7  PID     -> int32 getpid()
+ *   8  CALLBACK proxy p, int32 v -> sends p request 42 with v; replies its int32 + 1
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@
 
 #include <IPCKit/ipc_kit.h>
 
-enum { ADD = 1, ECHO, EXIT, RETURN, ABORT, FD, PID };
+enum { ADD = 1, ECHO, EXIT, RETURN, ABORT, FD, PID, CALLBACK };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t finished = PTHREAD_COND_INITIALIZER;
@@ -66,6 +67,30 @@ static int write_hi(const OHIPCParcel *data)
     return n == 2 ? OH_IPC_SUCCESS : OH_IPC_INNER_ERROR;
 }
 
+/* Call the caller back through the proxy it sent; the answer plus one. */
+static int call_back(const OHIPCParcel *data, OHIPCParcel *reply)
+{
+    OHIPCRemoteProxy *peer = OH_IPCParcel_ReadRemoteProxy(data);
+    OHIPCParcel *request = OH_IPCParcel_Create(), *answer = OH_IPCParcel_Create();
+    int32_t v = 0, got = 0;
+    int rc = peer == NULL || request == NULL || answer == NULL ? OH_IPC_PARCEL_READ_ERROR : 0;
+
+    if (rc == 0)
+        rc = OH_IPCParcel_ReadInt32(data, &v);
+    if (rc == 0)
+        rc = OH_IPCParcel_WriteInt32(request, v);
+    if (rc == 0)
+        rc = OH_IPCRemoteProxy_SendRequest(peer, 42, request, answer, NULL);
+    if (rc == 0)
+        rc = OH_IPCParcel_ReadInt32(answer, &got);
+    if (rc == 0)
+        rc = OH_IPCParcel_WriteInt32(reply, got + 1);
+    OH_IPCParcel_Destroy(request);
+    OH_IPCParcel_Destroy(answer);
+    OH_IPCRemoteProxy_Destroy(peer);
+    return rc;
+}
+
 static int on_request(uint32_t code, const OHIPCParcel *data, OHIPCParcel *reply, void *user)
 {
     int32_t rc;
@@ -88,6 +113,8 @@ static int on_request(uint32_t code, const OHIPCParcel *data, OHIPCParcel *reply
         return write_hi(data);
     case PID:
         return OH_IPCParcel_WriteInt32(reply, (int32_t)getpid());
+    case CALLBACK:
+        return call_back(data, reply);
     default:
         return OH_IPC_CODE_OUT_OF_RANGE;
     }

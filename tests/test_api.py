@@ -464,3 +464,87 @@ def test_event_thread_survives_fork(spawn: Any, basic: Callable[[str], str]) -> 
 def test_exit_signal_or_code() -> None:
     assert _events.exit_signal_or_code(3 << 8) == 3
     assert _events.exit_signal_or_code(signal.SIGKILL) == signal.SIGKILL
+
+
+# ---- exceptions provoked for real --------------------------------------------------
+
+
+PROVOKE = """
+import json, os, resource, sys, ohncp
+entry, mode = sys.argv[1], sys.argv[2]
+out = {}
+if mode == "fds":
+    ohncp.start(entry, "0").wait(timeout=30)  # the runtime is up
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    held = []
+    try:
+        while True:
+            held.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError:
+        pass
+try:
+    ohncp.start(entry, "0").wait(timeout=30)
+except ohncp.NativeChildProcessError as exc:
+    out["error"] = [type(exc).__name__, exc.code, str(exc)]
+if mode == "fds":
+    for fd in held:
+        os.close(fd)
+    out["after"] = ohncp.start(entry, "0").wait(timeout=30)
+print(json.dumps(out))
+"""
+
+
+def _provoke(entry: str, mode: str, tmp_path: Path, env: dict[str, str]) -> dict[str, Any]:
+    import json
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", PROVOKE, entry, mode],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_internal_error_on_fd_exhaustion(basic: Callable[[str], str], tmp_path: Path) -> None:
+    out = _provoke(basic("ExitCode"), "fds", tmp_path, {})
+    name, code, message = out["error"]
+    assert (name, code) == ("InternalError", ohncp.ErrorCode.NCP_ERR_INTERNAL)
+    assert "Too many open files" in message
+    assert out["after"] == 0  # nothing leaked: starts work again
+
+
+def test_service_error_without_a_spawner(basic: Callable[[str], str], tmp_path: Path) -> None:
+    out = _provoke(basic("ExitCode"), "plain", tmp_path, {"OHNCP_SPAWNER": "/nonexistent"})
+    name, code, message = out["error"]
+    assert (name, code) == ("ServiceError", ohncp.ErrorCode.NCP_ERR_SERVICE_ERROR)
+    assert "/nonexistent" in message
+
+
+def test_already_in_child_from_python(
+    embed_python_lib: Path, basic: Callable[[str], str], ipc_lib: Callable[[str], str], pipe: Any
+) -> None:
+    r, w = pipe()
+    code = (
+        "import os, ohncp\n"
+        "out = ohncp.current_args().fds['out']\n"
+        f"for call in (lambda: ohncp.start({basic('WriteByte')!r}),\n"
+        f"             lambda: ohncp.connect({ipc_lib('ipc_child')!r})):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except ohncp.AlreadyInChildError as exc:\n"
+        "        os.write(out, f'{exc.code};'.encode())\n"
+    )
+    params = f"{sys.executable}\n{code}"
+    with ohncp.start(f"{embed_python_lib}:RunPython", params, {"out": w}) as child:
+        os.close(w)
+        out = read_until_eof(r, 60)
+        assert child.wait(timeout=60) == 0
+    assert out == b"16010005;16010005;"

@@ -274,7 +274,12 @@ def _isolation(args: argparse.Namespace) -> Literal["normal", "isolated"]:
 def run(args: argparse.Namespace) -> int:
     """Start ``args.entry`` with the fds 0-2 of this command; return its exit status."""
     with _SignalGuard() as guard, contextlib.ExitStack() as stack:
-        fds = {name: _open_fd_spec(spec, stack) for name, spec in args.fds}
+        fds = {}
+        for name, spec in args.fds:
+            try:
+                fds[name] = _open_fd_spec(spec, stack)
+            except CliError as exc:
+                raise CliError(f"--fd {name}: {exc}") from None
         # The child writes to our fds 0-2 directly: put out what Python holds first.
         sys.stdout.flush()
         sys.stderr.flush()

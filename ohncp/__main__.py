@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from . import (
     IPCError,
@@ -412,6 +412,17 @@ def hexdump(data: bytes) -> Iterator[str]:
 # ---- call: request and reply ----
 
 
+def _abandon(message: str, status: int) -> NoReturn:
+    """Exit now, leaving a request under way: its parcels must not be freed under it.
+
+    The child dies with this process, which ends the request too.
+    """
+    print(f"ohncp: {message}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 def _send(
     proxy: RemoteProxy, code: int, data: Parcel, oneway: bool, timeout: float | None
 ) -> Parcel:
@@ -427,12 +438,14 @@ def _send(
     worker = threading.Thread(target=work, name="ohncp-call", daemon=True)
     worker.start()
     deadline = None if timeout is None else time.monotonic() + timeout
-    while worker.is_alive():
-        step = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
-        if step <= 0:
-            # The worker stays blocked; exiting ends the child, and so the call.
-            raise CliError(f"request {code}: no reply within {timeout} s")
-        worker.join(step)
+    try:
+        while worker.is_alive():
+            step = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
+            if step <= 0:
+                _abandon(f"request {code}: no reply within {timeout} s", EXIT_FAILURE)
+            worker.join(step)
+    except Interrupted as exc:
+        _abandon(f"{_signal_name(exc.signo)}: request {code} abandoned", 128 + exc.signo)
     if "error" in result:
         raise result["error"]
     reply: Parcel = result["reply"]

@@ -7,6 +7,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -472,3 +473,45 @@ def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
     assert done.returncode == 0
     for command in ("run", "call", "demo"):
         assert command in done.stdout
+
+
+# ---- call: a request that takes long ----
+
+SLEEP = 1  # tests/children/cli_ipc_child.c
+
+
+def test_call_waits_for_a_slow_reply(tmp_path: Path, child_libs: dict[str, Path]) -> None:
+    lib = str(child_libs["cli_ipc_child"])
+    done = run_cli(tmp_path, "call", lib, str(SLEEP), "--int32", "300", "--reply", "int32")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "300\n"
+
+
+def test_call_reply_timeout(tmp_path: Path, child_libs: dict[str, Path]) -> None:
+    lib = str(child_libs["cli_ipc_child"])
+    done = run_cli(tmp_path, "call", lib, str(SLEEP), "--int32", "60000", "--timeout", "1")
+    assert_clean_failure(done, f"request {SLEEP}: no reply within 1.0 s")
+
+
+def test_call_signal_abandons_the_request(tmp_path: Path, child_libs: dict[str, Path]) -> None:
+    lib = str(child_libs["cli_ipc_child"])
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "ohncp", "call", lib, str(SLEEP), "--int32", "60000"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(1)  # connected and waiting, most likely; either way it must end
+        cli.send_signal(signal.SIGTERM)
+        out, err = cli.communicate(timeout=30)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert cli.returncode == 128 + signal.SIGTERM, err
+    assert "SIGTERM" in err
+    assert "Traceback" not in err
+    assert out == ""

@@ -826,10 +826,10 @@ def _forget_handler(token: int) -> Callable[[], None]:
     return forget
 
 
-def stub_handlers_alive() -> int:
-    """How many Python stubs C still holds (for leak tests)."""
+def stub_handler_held(token: int) -> bool:
+    """Whether C still holds the Python stub with ``token`` (for leak tests)."""
     with _stub_lock:
-        return len(_stub_handlers)
+        return token in _stub_handlers
 
 
 # ---- connect without waiting ------------------------------------------------

@@ -317,17 +317,18 @@ def test_python_stub_exceptions(
 def test_python_stub_handler_released_when_child_lets_go(
     ipc_lib: Callable[[str], str], proxies: list[Any]
 ) -> None:
-    before = _ipc.stub_handlers_alive()
     proxy = ohncp.connect(ipc_lib("ipc_child"))
     proxies.append(proxy)
     stub = ohncp.RemoteStub("py.gone", lambda code, data, reply: reply.write_int32(1) and None)
-    assert _ipc.stub_handlers_alive() == before + 1
-    assert proxy.send_request(CALLBACK, ohncp.Parcel().write_remote_object(stub)
-                              .write_int32(0)).read_int32() == 2
+    token = stub._token
+    assert _ipc.stub_handler_held(token)
+    request = ohncp.Parcel().write_remote_object(stub).write_int32(0)
+    assert proxy.send_request(CALLBACK, request).read_int32() == 2
+    request.close()  # the parcel held a reference too
     stub.close()
     stub.close()
     # The child released its proxy after the call: the handler goes too.
-    assert eventually(lambda: _ipc.stub_handlers_alive() == before)
+    assert eventually(lambda: not _ipc.stub_handler_held(token))
     with pytest.raises(ValueError, match="closed RemoteStub"):
         ohncp.Parcel().write_remote_object(stub)
     with pytest.raises(TypeError):

@@ -9,10 +9,13 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t exited = PTHREAD_COND_INITIALIZER;
 static int exit_seen = -1;
+static int32_t exit_pid;
 
+/* Runs on a runtime thread, possibly before main has printed its line: it
+ * only records, and main reports. */
 static void on_exit_cb(int32_t pid, int32_t signal) {
     pthread_mutex_lock(&lock);
-    printf("exit callback: pid %d, signal/code %d\n", (int)pid, (int)signal);
+    exit_pid = pid;
     exit_seen = signal;
     pthread_cond_signal(&exited);
     pthread_mutex_unlock(&lock);
@@ -43,6 +46,7 @@ int main(int argc, char **argv) {
     pthread_mutex_lock(&lock);
     while (exit_seen < 0)
         pthread_cond_wait(&exited, &lock);
+    printf("exit callback: pid %d, signal/code %d\n", (int)exit_pid, (int)exit_seen);
     pthread_mutex_unlock(&lock);
     return exit_seen == 0 && n > 0 ? 0 : 1;
 }

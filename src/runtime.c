@@ -519,9 +519,12 @@ static int build_payload(const struct ncp_start_req *req, struct request *r) {
 
 /* Large payloads go through a sealed-size memfd instead of the socket. */
 static int payload_to_memfd(struct request *r) {
-    r->memfd = memfd_create("ohncp-request", MFD_CLOEXEC);
-    if (r->memfd < 0)
-        return ncp_fail(NCP_ERR_INTERNAL, "memfd_create: %s", strerror(errno));
+    r->memfd = sys_memfd("ohncp-request");
+    if (r->memfd < 0) {
+        int err = -r->memfd;
+        r->memfd = -1;
+        return ncp_fail(NCP_ERR_INTERNAL, "memfd_create: %s", strerror(err));
+    }
     ssize_t n = sys_write_all(r->memfd, r->payload, r->hdr.payload_len);
     if (n < 0)
         return ncp_fail(NCP_ERR_INTERNAL, "writing the request: %s", strerror((int)-n));

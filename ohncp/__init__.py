@@ -44,6 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from ._backend import library_dir
 from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode
 from ._errors import (
     AlreadyInChildError,
@@ -226,7 +227,7 @@ class ChildProcess:
         """Kill the child with SIGKILL; does nothing if it has already exited."""
         if self.poll() is not None:
             return
-        rc = lib.OH_Ability_KillChildProcess(self._pid)
+        rc = lib.ohncp_api_KillChildProcess(self._pid)
         if rc == lib.NCP_ERR_INVALID_PID:
             # Exited already; the runtime has reaped it and its exit report
             # is on the way to poll()/wait().
@@ -332,15 +333,17 @@ def kill_child_process(pid: int) -> None:
     Raises:
         InvalidPidError: ``pid`` is not a live child of this process.
     """
-    check(lib.OH_Ability_KillChildProcess(pid))
+    check(lib.ohncp_api_KillChildProcess(pid))
 
 
 def is_supported() -> bool:
     """Return whether this process may start native child processes.
 
-    False when ``OHNCP_MULTI_PROCESS=0`` is set in the environment.
+    False when ``OHNCP_MULTI_PROCESS=0`` is set in the environment. On a
+    device before API level 26 (no ``OH_Ability_IsNativeChildProcessSupported``):
+    whether the functions this package starts children with are present.
     """
-    return bool(lib.OH_Ability_IsNativeChildProcessSupported())
+    return bool(lib.ohncp_api_IsNativeChildProcessSupported())
 
 
 def get_include() -> str:
@@ -350,7 +353,7 @@ def get_include() -> str:
 
 def get_library_dir() -> str:
     """Return the directory of ``libchild_process.so`` and ``libipc_capi.so``."""
-    return str(_PACKAGE_DIR / "_lib")
+    return library_dir(str(_PACKAGE_DIR / "_lib"))
 
 
 check(lib.shim_init())

@@ -16,10 +16,10 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import NativeChildProcessError, __version__, get_include, get_library_dir
 from . import start as start_child
+from ._backend import BUNDLE_DIR
 
 DEMO_LIBRARY = "libohncp_demo.so"
 
@@ -69,7 +69,7 @@ def demo(params: str, timeout: float) -> int:
     if the child started, wrote a line naming its pid and ``params``, and
     exited with status 0.
     """
-    entry = f"{Path(get_library_dir()) / DEMO_LIBRARY}:DemoMain"
+    entry = f"{BUNDLE_DIR / DEMO_LIBRARY}:DemoMain"
     read_end, write_end = os.pipe()
     try:
         try:

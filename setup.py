@@ -156,11 +156,26 @@ class BuildRuntimeThenExtension(build_ext):
                 ext.library_dirs.append(str(lib_dir))
             if system and lib_dir is not None and os.environ.get("OHNCP_SYSTEM_RPATH") == "1":
                 ext.extra_link_args.append(f"-Wl,-rpath,{lib_dir}")
+        link_args = self.extensions[0].extra_link_args
+        self._force_if_backend_changed(f"{_backend()} {lib_dir} {link_args}")
         super().run()
         self._build_demo(package_dir / "_lib", lib_dir)
         bundled = [] if system else [Path(self.get_ext_fullpath("ohncp._ohncp"))]
         for path in [*bundled, *sorted((package_dir / "_lib").iterdir())]:
             _keep_origin_runpath(path)
+
+    def _force_if_backend_changed(self, config: str) -> None:
+        """Rebuild the extension when the backend or its libraries changed.
+
+        setuptools skips an extension whose sources are older than it, and
+        an in-tree build keeps the last one: without this, switching
+        OHNCP_BACKEND would install an extension linked to the other runtime.
+        """
+        stamp = Path(self.build_temp) / "ohncp-backend.txt"
+        if not stamp.exists() or stamp.read_text(encoding="utf-8") != config:
+            self.force = True
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(config, encoding="utf-8")
 
     def _build_runtime(self) -> Path:
         """Build the runtime with CMake; return the directory holding it."""

@@ -79,6 +79,9 @@ endfunction()
 function(ohncp_import_system_runtime)
   _ohncp_import_system_library(child_process)
   _ohncp_import_system_library(ipc_capi)
+  # The system's spawner comes with its libchild_process.so; targets that
+  # depend on ours (the examples, the tests) get an empty stand-in.
+  add_custom_target(ohncp-spawner)
 endfunction()
 
 message(STATUS "ohncp: backend ${OHNCP_BACKEND} (OpenHarmony target: ${OHNCP_TARGET_IS_OHOS})")

@@ -130,10 +130,10 @@ if ! toolchains_present; then
     run_step "install musl-gcc and clang" bash scripts/install-cross-deps.sh ci || true
 fi
 musl_tests() {
-    CC=musl-gcc c_tests build/ci-musl -DOHNCP_WERROR=ON -DOHNCP_BUILD_EXAMPLES=OFF
+    CC=musl-gcc c_tests build/ci-musl -DOHNCP_WERROR=ON
 }
 clang_tests() {
-    CC=clang CXX=clang++ c_tests build/ci-clang -DOHNCP_WERROR=ON -DOHNCP_BUILD_EXAMPLES=OFF
+    CC=clang CXX=clang++ c_tests build/ci-clang -DOHNCP_WERROR=ON
 }
 run_step "C tests with musl libc (build/ci-musl)" musl_tests || true
 run_step "C tests with clang (build/ci-clang)" clang_tests || true

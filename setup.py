@@ -21,10 +21,10 @@ The backend is chosen with the environment variable ``OHNCP_BACKEND``:
     and the demo link the ``libchild_process.so`` / ``libipc_capi.so`` of
     the target system, found in ``$OHNCP_SYSTEM_PREFIX/lib`` (or
     ``lib64``, ``lib/<multiarch>``) when that is set, else on the compiler's
-    default library path (a device, or a cross compiler's sysroot). With
-    ``OHNCP_SYSTEM_RPATH=1`` the extension also gets that directory as its
-    rpath (for a runtime installed off the default search path, such as the
-    fake device of ``scripts/test-targets.sh``).
+    default library path (a device, or a cross compiler's sysroot). The
+    extension gets no rpath to it: on a device the libraries are on the
+    dynamic linker's default path (a runtime installed elsewhere, like the
+    fake device of ``scripts/test-targets.sh``, needs LD_LIBRARY_PATH).
 """
 
 from __future__ import annotations
@@ -154,14 +154,13 @@ class BuildRuntimeThenExtension(build_ext):
         for ext in self.extensions:
             if lib_dir is not None:
                 ext.library_dirs.append(str(lib_dir))
-            if system and lib_dir is not None and os.environ.get("OHNCP_SYSTEM_RPATH") == "1":
-                ext.extra_link_args.append(f"-Wl,-rpath,{lib_dir}")
-        link_args = self.extensions[0].extra_link_args
-        self._force_if_backend_changed(f"{_backend()} {lib_dir} {link_args}")
+        self._force_if_backend_changed(f"{_backend()} {lib_dir}")
         super().run()
         self._build_demo(package_dir / "_lib", lib_dir)
-        bundled = [] if system else [Path(self.get_ext_fullpath("ohncp._ohncp"))]
-        for path in [*bundled, *sorted((package_dir / "_lib").iterdir())]:
+        for path in [
+            Path(self.get_ext_fullpath("ohncp._ohncp")),
+            *sorted((package_dir / "_lib").iterdir()),
+        ]:
             _keep_origin_runpath(path)
 
     def _force_if_backend_changed(self, config: str) -> None:

@@ -46,6 +46,9 @@ set_target_properties(ohncp-spawner PROPERTIES
   BUILD_RPATH "\$ORIGIN"
   INSTALL_RPATH "\$ORIGIN/../../${CMAKE_INSTALL_LIBDIR}")
 
+# Installed, libchild_process.so finds libipc_capi.so beside it even where
+# that directory is not on the default search path (a staging prefix).
+set_target_properties(child_process PROPERTIES INSTALL_RPATH "\$ORIGIN")
 install(TARGETS child_process ipc_capi LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS ohncp-spawner RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/ohncp)
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -19,8 +19,9 @@ The backend is chosen with the environment variable ``OHNCP_BACKEND``:
 ``system``
     steps 1 and 2 build and bundle nothing but the headers; the extension
     and the demo link the ``libchild_process.so`` / ``libipc_capi.so`` of
-    the target system, found in ``$OHNCP_SYSTEM_PREFIX/lib`` (or
-    ``lib64``, ``lib/<multiarch>``) when that is set, else on the compiler's
+    the target system, found in ``$OHNCP_SYSTEM_PREFIX/lib`` (or ``lib64``,
+    ``lib/<multiarch>``, ``usr/lib``, ``[usr/]lib/<arch>-linux-ohos``) when
+    that is set, else on the compiler's
     default library path (a device, or a cross compiler's sysroot). The
     extension gets no rpath to it: on a device the libraries are on the
     dynamic linker's default path (a runtime installed elsewhere, like the
@@ -43,6 +44,7 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 RUNTIME_FILES = ("libchild_process.so", "libipc_capi.so", "ohncp-spawner")
 BACKENDS = ("host", "system")
+OHOS_ARCHS = ("aarch64", "arm", "x86_64")
 
 
 def _backend() -> str:
@@ -58,7 +60,9 @@ def _system_library_dir() -> Path | None:
     if not prefix:
         return None
     multiarch = sysconfig.get_config_var("MULTIARCH") or ""
-    for sub in ("lib", "lib64", f"lib/{multiarch}", "usr/lib"):
+    # The NDK's sysroot keeps each architecture's libraries in usr/lib/<triple>.
+    ohos = [f"{top}/{arch}-linux-ohos" for top in ("lib", "usr/lib") for arch in OHOS_ARCHS]
+    for sub in ("lib", "lib64", f"lib/{multiarch}", "usr/lib", *ohos):
         candidate = Path(prefix) / sub
         if (candidate / "libchild_process.so").exists():
             return candidate.resolve()

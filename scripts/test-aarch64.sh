@@ -18,6 +18,7 @@ bash scripts/install-cross-deps.sh all
 export OHNCP_SPAWNER_LAUNCHER="qemu-aarch64 -L $SYSROOT"
 
 start=$SECONDS
+rm -rf "$BUILD" # a clean build each time: the timing goes in the README
 cmake -S . -B "$BUILD" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DOHNCP_WERROR=ON
 cmake --build "$BUILD" -j "$JOBS"
 file "$BUILD/lib/libchild_process.so" "$BUILD/lib/ohncp-spawner"

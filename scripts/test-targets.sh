@@ -101,7 +101,19 @@ step_system() {
     # test_runtime_is_bundled checks the host backend's packaging (the
     # runtime and the demo side by side in ohncp/_lib): by design not so here.
     fake_device_env "$prefix" "$venv/bin/pytest" -q -p no:cacheprovider tests \
-        --deselect tests/test_smoke.py::test_runtime_is_bundled
+        --deselect tests/test_smoke.py::test_runtime_is_bundled || return 1
+    # The wheel of this backend (what a device build produces) carries no runtime.
+    rm -rf "$WORK/dist-system"
+    OHNCP_BACKEND=system OHNCP_SYSTEM_PREFIX=$prefix "$venv/bin/python" -m pip wheel \
+        --quiet --no-deps -w "$WORK/dist-system" . &&
+        "$venv/bin/python" - "$WORK"/dist-system/ohncp-*.whl <<'PY'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+runtime = [n for n in names if n.endswith(("libchild_process.so", "libipc_capi.so", "ohncp-spawner"))]
+assert not runtime, runtime
+assert any(n.startswith("ohncp/_ohncp") for n in names)
+print(f"system-backend wheel: {len(names)} files, no runtime inside")
+PY
 }
 
 # ---- API-level guards ------------------------------------------------------------------

@@ -22,7 +22,6 @@ function(ohncp_runtime_library name)
     -Wl,--version-script=${OHNCP_EXPORTS_MAP} -Wl,-z,defs -Wl,-z,now)
 endfunction()
 
-file(GLOB OHNCP_IPC_SOURCES CONFIGURE_DEPENDS src/ipc_*.c)
 ohncp_runtime_library(ipc_capi ${OHNCP_IPC_SOURCES} src/sys.c)
 target_link_libraries(ipc_capi PRIVATE Threads::Threads)
 

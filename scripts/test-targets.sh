@@ -3,7 +3,9 @@
 # and cross builds"):
 #
 #   system     the system backend: the runtime installed into a fake device
-#              prefix, the package built against it in a fresh venv, pytest
+#              prefix, the package built against it in a fresh venv, pytest;
+#              the C tests built with -DOHNCP_BACKEND=system against it; the
+#              system-backend wheel holds no runtime
 #   api-guard  the system backend against runtimes without the functions of
 #              API 20+ / API 26 and the host extensions (tests/device/*.map)
 #   wheel      pip wheel; installed in a fresh venv with no compiler on PATH;
@@ -102,6 +104,12 @@ step_system() {
     # runtime and the demo side by side in ohncp/_lib): by design not so here.
     fake_device_env "$prefix" "$venv/bin/pytest" -q -p no:cacheprovider tests \
         --deselect tests/test_smoke.py::test_runtime_is_bundled || return 1
+    # The C tests and examples built with the system backend, against it.
+    "$CMAKE" -S . -B "$WORK/system-ctest" -DOHNCP_BACKEND=system \
+        -DOHNCP_SYSTEM_PREFIX="$prefix" -DOHNCP_BUILD_EXAMPLES=OFF >/dev/null &&
+        "$CMAKE" --build "$WORK/system-ctest" -j "$JOBS" >/dev/null &&
+        fake_device_env "$prefix" "$CTEST" --test-dir "$WORK/system-ctest" \
+            --output-on-failure --no-tests=error || return 1
     # The wheel of this backend (what a device build produces) carries no runtime.
     rm -rf "$WORK/dist-system"
     OHNCP_BACKEND=system OHNCP_SYSTEM_PREFIX=$prefix "$venv/bin/python" -m pip wheel \

@@ -36,6 +36,8 @@ def expect_not_supported(call: Callable[[], object], level: str) -> None:
 def check_api19(basic: str) -> None:
     # The import above worked; the newer calls say which level they need.
     assert not lib.ohncp_api_exact_exit_status()
+    assert not lib.ohncp_api_has(b"OH_Ability_KillChildProcess")
+    assert not lib.ohncp_api_has(b"OH_Ohncp_GetLastErrorMessage")
     expect_not_supported(lambda: ohncp.kill_child_process(1), "22")
     expect_not_supported(lambda: ohncp.start(f"{basic}:ExitCode", "0"), "20")
     assert ohncp.is_supported() is False
@@ -45,6 +47,8 @@ def check_api19(basic: str) -> None:
 def check_api22(basic: str) -> None:
     # No exact wait status: exits come through the SDK callback.
     assert not lib.ohncp_api_exact_exit_status()
+    assert lib.ohncp_api_has(b"OH_Ability_KillChildProcess")
+    assert not lib.ohncp_api_has(b"OH_Ability_IsNativeChildProcessSupported")
     assert ohncp.is_supported() is True
     print("ok   is_supported() is True without API 26 (the API 20 set is there)")
     for code in (0, 3, 200):

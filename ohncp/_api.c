@@ -8,7 +8,9 @@
  *   4. the wrappers
  *   5. exit reports where the OH_Ohncp_ extension is missing
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* dladdr, Dl_info */
+#endif
 #include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>

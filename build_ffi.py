@@ -4,7 +4,9 @@ setup.py hooks this in with ``cffi_modules=["build_ffi.py:ffibuilder"]``.
 The declarations cffi sees live in ``ohncp/_cdef.h``; the generated C source
 includes the real public headers and ``ohncp/_shim.h``, so the compiler checks
 every declaration and supplies every constant. The shim itself is compiled
-from ``ohncp/_shim.c``.
+from ``ohncp/_shim.c``, and ``ohncp/_api.c`` looks up the runtime's functions
+newer than API level 13 at run time (so the extension links only what every
+device has, and imports on an older one).
 
 setup.py adds the directory holding the freshly built ``libchild_process.so``
 and ``libipc_capi.so`` to the extension's ``library_dirs``; at run time the
@@ -45,8 +47,8 @@ def make_ffibuilder(library_dirs: list[str]) -> FFI:
     builder.set_source(
         "ohncp._ohncp",
         '#include "native_child_process.h"\n#include "ipc_kit.h"\n#include "ohncp_ext.h"\n'
-        '#include "_shim.h"\n',
-        sources=[_relative(os.path.join(PACKAGE_DIR, "_shim.c"))],
+        '#include "_shim.h"\n#include "_api.h"\n',
+        sources=[_relative(os.path.join(PACKAGE_DIR, name)) for name in ("_shim.c", "_api.c")],
         include_dirs=[INCLUDE_DIR, PACKAGE_DIR],
         library_dirs=list(library_dirs),
         libraries=["child_process", "ipc_capi"],

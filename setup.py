@@ -11,6 +11,21 @@
    those libraries, with rpath ``$ORIGIN/_lib``;
 4. compiles the demo child library ``ohncp/demo/demo_child.c`` into
    ``ohncp/_lib/libohncp_demo.so``.
+
+The backend is chosen with the environment variable ``OHNCP_BACKEND``:
+
+``host`` (default)
+    all of the above: the wheel carries its own runtime.
+``system``
+    steps 1 and 2 build and bundle nothing but the headers; the extension
+    and the demo link the ``libchild_process.so`` / ``libipc_capi.so`` of
+    the target system, found in ``$OHNCP_SYSTEM_PREFIX/lib`` (or ``lib64``,
+    ``lib/<multiarch>``, ``usr/lib``, ``[usr/]lib/<arch>-linux-ohos``) when
+    that is set, else on the compiler's
+    default library path (a device, or a cross compiler's sysroot). The
+    extension gets no rpath to it: on a device the libraries are on the
+    dynamic linker's default path (a runtime installed elsewhere, like the
+    fake device of ``scripts/test-targets.sh``, needs LD_LIBRARY_PATH).
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from setuptools import setup
@@ -27,6 +43,30 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
 RUNTIME_FILES = ("libchild_process.so", "libipc_capi.so", "ohncp-spawner")
+BACKENDS = ("host", "system")
+OHOS_ARCHS = ("aarch64", "arm", "x86_64")
+
+
+def _backend() -> str:
+    backend = os.environ.get("OHNCP_BACKEND", "host") or "host"
+    if backend not in BACKENDS:
+        sys.exit(f"ohncp: OHNCP_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    return backend
+
+
+def _system_library_dir() -> Path | None:
+    """Return the directory of the system's libchild_process.so, if a prefix was given."""
+    prefix = os.environ.get("OHNCP_SYSTEM_PREFIX")
+    if not prefix:
+        return None
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    # The NDK's sysroot keeps each architecture's libraries in usr/lib/<triple>.
+    ohos = [f"{top}/{arch}-linux-ohos" for top in ("lib", "usr/lib") for arch in OHOS_ARCHS]
+    for sub in ("lib", "lib64", f"lib/{multiarch}", "usr/lib", *ohos):
+        candidate = Path(prefix) / sub
+        if (candidate / "libchild_process.so").exists():
+            return candidate.resolve()
+    sys.exit(f"ohncp: no libchild_process.so below OHNCP_SYSTEM_PREFIX={prefix}")
 
 
 def _cmake() -> str:
@@ -111,18 +151,34 @@ class BuildRuntimeThenExtension(build_ext):
 
     def run(self) -> None:
         """Build the runtime, bundle it, then build the extension and the demo."""
-        lib_dir = self._build_runtime()
         package_dir = Path(self.get_ext_fullpath("ohncp._ohncp")).parent
-        self._bundle(lib_dir, package_dir)
+        system = _backend() == "system"
+        lib_dir = _system_library_dir() if system else self._build_runtime()
+        self._bundle(None if system else lib_dir, package_dir)
         for ext in self.extensions:
-            ext.library_dirs.append(str(lib_dir))
+            if lib_dir is not None:
+                ext.library_dirs.append(str(lib_dir))
+        self._force_if_backend_changed(f"{_backend()} {lib_dir}")
         super().run()
-        self._build_demo(package_dir / "_lib")
+        self._build_demo(package_dir / "_lib", lib_dir)
         for path in [
             Path(self.get_ext_fullpath("ohncp._ohncp")),
             *sorted((package_dir / "_lib").iterdir()),
         ]:
             _keep_origin_runpath(path)
+
+    def _force_if_backend_changed(self, config: str) -> None:
+        """Rebuild the extension when the backend or its libraries changed.
+
+        setuptools skips an extension whose sources are older than it, and
+        an in-tree build keeps the last one: without this, switching
+        OHNCP_BACKEND would install an extension linked to the other runtime.
+        """
+        stamp = Path(self.build_temp) / "ohncp-backend.txt"
+        if not stamp.exists() or stamp.read_text(encoding="utf-8") != config:
+            self.force = True
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(config, encoding="utf-8")
 
     def _build_runtime(self) -> Path:
         """Build the runtime with CMake; return the directory holding it."""
@@ -161,18 +217,21 @@ class BuildRuntimeThenExtension(build_ext):
         jobs = str(os.cpu_count() or 1)
         subprocess.run([cmake, "--build", str(build_dir), "-j", jobs], check=True)
 
-    def _bundle(self, lib_dir: Path, package_dir: Path) -> None:
-        """Copy the runtime into ohncp/_lib and the headers into ohncp/include."""
+    def _bundle(self, lib_dir: Path | None, package_dir: Path) -> None:
+        """Copy the runtime (unless None) into ohncp/_lib and the headers into ohncp/include."""
         dest = package_dir / "_lib"
         dest.mkdir(parents=True, exist_ok=True)
         for name in RUNTIME_FILES:
-            shutil.copy2(lib_dir / name, dest / name)
+            if lib_dir is not None:
+                shutil.copy2(lib_dir / name, dest / name)
+            else:  # the system backend: never ship a stale runtime
+                (dest / name).unlink(missing_ok=True)
         include = package_dir / "include"
         shutil.rmtree(include, ignore_errors=True)
         shutil.copytree(ROOT / "include", include)
 
-    def _build_demo(self, lib_dir: Path) -> None:
-        """Compile the demo child library against the bundled runtime."""
+    def _build_demo(self, lib_dir: Path, runtime_dir: Path | None) -> None:
+        """Compile the demo child library into ``lib_dir``, linked to the runtime."""
         source = ROOT / "ohncp" / "demo" / "demo_child.c"
         objects = self.compiler.compile(
             [os.path.relpath(source)],
@@ -183,7 +242,7 @@ class BuildRuntimeThenExtension(build_ext):
         self.compiler.link_shared_object(
             objects,
             str(lib_dir / "libohncp_demo.so"),
-            library_dirs=[str(lib_dir)],
+            library_dirs=[] if runtime_dir is None else [str(runtime_dir)],
             libraries=["child_process"],
             extra_postargs=["-Wl,-rpath,$ORIGIN"],
         )

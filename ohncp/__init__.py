@@ -44,6 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple, TypeVar
 
+from ._backend import library_dir
 from ._constants import ErrorCode, IPCErrorCode, IsolationMode, RequestMode
 from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode
 from ._errors import (
@@ -251,7 +252,7 @@ class ChildProcess:
         """Kill the child with SIGKILL; does nothing if it has already exited."""
         if self.poll() is not None:
             return
-        rc = lib.OH_Ability_KillChildProcess(self._pid)
+        rc = lib.ohncp_api_KillChildProcess(self._pid)
         if rc == lib.NCP_ERR_INVALID_PID:
             # Exited already; the runtime has reaped it and its exit report
             # is on the way to poll()/wait().
@@ -362,9 +363,15 @@ def current_args() -> ChildArgs | None:
 
     Wraps ``OH_Ability_GetCurrentChildProcessArgs``. Returns ``None`` in
     any other process (a parent, an IPC-mode child, a plain program).
+
+    Raises:
+        NotSupportedError: the runtime lacks the function (a device before
+            API level 17).
     """
-    args = lib.OH_Ability_GetCurrentChildProcessArgs()
+    args = lib.ohncp_api_GetCurrentChildProcessArgs()
     if args == ffi.NULL:
+        if not lib.ohncp_api_has(b"OH_Ability_GetCurrentChildProcessArgs"):
+            check(lib.OHNCP_API_MISSING)
         return None
     params = b"" if args.entryParams == ffi.NULL else ffi.string(args.entryParams)
     fds: dict[str, int] = {}
@@ -384,15 +391,17 @@ def kill_child_process(pid: int) -> None:
     Raises:
         InvalidPidError: ``pid`` is not a live child of this process.
     """
-    check(lib.OH_Ability_KillChildProcess(pid))
+    check(lib.ohncp_api_KillChildProcess(pid))
 
 
 def is_supported() -> bool:
     """Return whether this process may start native child processes.
 
-    False when ``OHNCP_MULTI_PROCESS=0`` is set in the environment.
+    False when ``OHNCP_MULTI_PROCESS=0`` is set in the environment. On a
+    device before API level 26 (no ``OH_Ability_IsNativeChildProcessSupported``):
+    whether the functions this package starts children with are present.
     """
-    return bool(lib.OH_Ability_IsNativeChildProcessSupported())
+    return bool(lib.ohncp_api_IsNativeChildProcessSupported())
 
 
 def get_include() -> str:
@@ -402,7 +411,7 @@ def get_include() -> str:
 
 def get_library_dir() -> str:
     """Return the directory of ``libchild_process.so`` and ``libipc_capi.so``."""
-    return str(_PACKAGE_DIR / "_lib")
+    return library_dir(str(_PACKAGE_DIR / "_lib"))
 
 
 check(lib.shim_init())

@@ -43,6 +43,7 @@ from . import (
     get_library_dir,
 )
 from . import start as start_child
+from ._backend import BUNDLE_DIR
 
 DEMO_LIBRARY = "libohncp_demo.so"
 
@@ -108,7 +109,7 @@ def demo(params: str, timeout: float) -> int:
     if the child started, wrote a line naming its pid and ``params``, and
     exited with status 0.
     """
-    entry = f"{Path(get_library_dir()) / DEMO_LIBRARY}:DemoMain"
+    entry = f"{BUNDLE_DIR / DEMO_LIBRARY}:DemoMain"
     read_end, write_end = os.pipe()
     try:
         try:

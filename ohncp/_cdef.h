@@ -36,20 +36,18 @@ typedef struct OHIPCRemoteProxy OHIPCRemoteProxy;
 typedef void (*OH_Ability_OnNativeChildProcessStarted)(int errCode,
                                                        OHIPCRemoteProxy *remoteProxy);
 
-Ability_ChildProcessConfigs *OH_Ability_CreateChildProcessConfigs(void);
-Ability_NativeChildProcess_ErrCode OH_Ability_DestroyChildProcessConfigs(
-    Ability_ChildProcessConfigs *configs);
-Ability_NativeChildProcess_ErrCode OH_Ability_ChildProcessConfigs_SetIsolationMode(
-    Ability_ChildProcessConfigs *configs, NativeChildProcess_IsolationMode isolationMode);
-Ability_NativeChildProcess_ErrCode OH_Ability_ChildProcessConfigs_SetIsolationUid(
-    Ability_ChildProcessConfigs *configs, bool isolationUid);
-Ability_NativeChildProcess_ErrCode OH_Ability_ChildProcessConfigs_SetProcessName(
-    Ability_ChildProcessConfigs *configs, const char *processName);
-Ability_NativeChildProcess_ErrCode OH_Ability_CreateNativeChildProcessWithConfigs(
-    const char *libName, Ability_ChildProcessConfigs *configs,
-    OH_Ability_OnNativeChildProcessStarted onProcessStarted);
-Ability_NativeChildProcess_ErrCode OH_Ability_KillChildProcess(int32_t pid);
-bool OH_Ability_IsNativeChildProcessSupported(void);
+/* The runtime's functions above API level 13 are reached through _api.h
+ * (looked up at run time, so an older device still imports); see there. */
+#define OHNCP_API_MISSING ...
+#define OHNCP_API_LEVEL_HOST_ONLY ...
+const char *ohncp_api_missing_symbol(void);
+int ohncp_api_missing_level(void);
+bool ohncp_api_has(const char *symbol);
+int ohncp_api_library_dir(char *buf, size_t len);
+int ohncp_api_KillChildProcess(int32_t pid);
+int ohncp_api_IsNativeChildProcessSupported(void);
+bool ohncp_api_exact_exit_status(void);
+const char *ohncp_api_GetLastErrorMessage(void);
 
 /* ipc_error_code.h */
 typedef enum {
@@ -157,10 +155,7 @@ typedef struct NativeChildProcess_Args {
     char *entryParams;
     struct NativeChildProcess_FdList fdList;
 } NativeChildProcess_Args;
-NativeChildProcess_Args *OH_Ability_GetCurrentChildProcessArgs(void);
-
-/* ohncp_ext.h */
-const char *OH_Ohncp_GetLastErrorMessage(void);
+NativeChildProcess_Args *ohncp_api_GetCurrentChildProcessArgs(void);
 
 /* _shim.h */
 #define SHIM_EXITED ...

@@ -11,6 +11,7 @@ from the C headers: no code is typed here.
 
 from __future__ import annotations
 
+from ._backend import missing_api_message
 from ._ohncp import ffi, lib
 
 __all__ = [
@@ -147,7 +148,7 @@ _BY_CODE: dict[int, type[NativeChildProcessError]] = {
 
 def last_error_message() -> str:
     """Return the runtime's explanation of this thread's last failed call, or ``""``."""
-    message = lib.OH_Ohncp_GetLastErrorMessage()
+    message = lib.ohncp_api_GetLastErrorMessage()
     if message == ffi.NULL:
         return ""
     return ffi.string(message).decode("utf-8", "replace")
@@ -172,6 +173,8 @@ def check(code: int, detail: str | None = None) -> None:
     """
     if code == lib.NCP_NO_ERROR:
         return
+    if code == lib.OHNCP_API_MISSING:
+        raise NotSupportedError(lib.NCP_ERR_NOT_SUPPORTED, missing_api_message())
     if detail is None:
         detail = last_error_message()
     raise error_for_code(code, detail)

@@ -449,6 +449,8 @@ class RemoteProxy:
             pid = int(_c.shim_proxy_pid(proxy))
         finally:
             self._leave()
+        if pid == _c.OHNCP_API_MISSING:
+            check(pid)  # NotSupportedError naming the missing extension
         if pid <= 0:
             raise error_for_code(_c.NCP_ERR_NOT_SUPPORTED, "the runtime does not know the pid")
         return pid

@@ -37,6 +37,7 @@
 #include "ipc_kit.h"
 #include "ohncp_ext.h"
 #include "_shim.h"
+#include "_api.h"
 
 /* ---- 1. the table -------------------------------------------------------- */
 
@@ -214,7 +215,7 @@ static int ensure_registered(void)
     pthread_once(&table_once, table_init_once);
     pthread_mutex_lock(&registration_lock);
     if (!registered) {
-        rc = OH_Ohncp_RegisterExitStatusCallback(on_exit_status, NULL);
+        rc = ohncp_api_RegisterExitStatusCallback(on_exit_status, NULL);
         registered = rc == NCP_NO_ERROR;
     }
     pthread_mutex_unlock(&registration_lock);
@@ -225,12 +226,15 @@ static int ensure_registered(void)
 
 int shim_init(void)
 {
-    return ensure_registered();
+    int rc = ensure_registered();
+
+    /* A device without any exit report still imports; starts say why not. */
+    return rc == OHNCP_API_MISSING ? NCP_NO_ERROR : rc;
 }
 
 static void copy_message(char *buf, size_t len)
 {
-    const char *msg = OH_Ohncp_GetLastErrorMessage();
+    const char *msg = ohncp_api_GetLastErrorMessage();
 
     if (buf == NULL || len == 0)
         return;
@@ -246,22 +250,22 @@ static void copy_message(char *buf, size_t len)
 static int make_configs(int isolation, int isolation_uid, const char *process_name,
                         Ability_ChildProcessConfigs **ret, char *errbuf, size_t errbuf_len)
 {
-    Ability_ChildProcessConfigs *configs = OH_Ability_CreateChildProcessConfigs();
+    Ability_ChildProcessConfigs *configs = ohncp_api_CreateChildProcessConfigs();
     int rc;
 
     if (configs == NULL) {
         copy_message(errbuf, errbuf_len);
-        return NCP_ERR_INTERNAL;
+        return ohncp_api_configs_failure();
     }
-    rc = OH_Ability_ChildProcessConfigs_SetIsolationMode(
+    rc = ohncp_api_ChildProcessConfigs_SetIsolationMode(
         configs, (NativeChildProcess_IsolationMode)isolation);
     if (rc == NCP_NO_ERROR && isolation_uid)
-        rc = OH_Ability_ChildProcessConfigs_SetIsolationUid(configs, true);
+        rc = ohncp_api_ChildProcessConfigs_SetIsolationUid(configs, true);
     if (rc == NCP_NO_ERROR && process_name != NULL)
-        rc = OH_Ability_ChildProcessConfigs_SetProcessName(configs, process_name);
+        rc = ohncp_api_ChildProcessConfigs_SetProcessName(configs, process_name);
     if (rc != NCP_NO_ERROR) {
         copy_message(errbuf, errbuf_len);
-        (void)OH_Ability_DestroyChildProcessConfigs(configs);
+        (void)ohncp_api_DestroyChildProcessConfigs(configs);
         return rc;
     }
     *ret = configs;
@@ -281,10 +285,10 @@ static int start_with_configs(const char *entry, NativeChildProcess_Args args,
 
     if (rc != NCP_NO_ERROR)
         return rc;
-    rc = OH_Ability_StartNativeChildProcessWithConfigs(entry, args, configs, pid);
+    rc = ohncp_api_StartNativeChildProcessWithConfigs(entry, args, configs, pid);
     if (rc != NCP_NO_ERROR)
         copy_message(errbuf, errbuf_len);
-    (void)OH_Ability_DestroyChildProcessConfigs(configs);
+    (void)ohncp_api_DestroyChildProcessConfigs(configs);
     return rc;
 }
 
@@ -647,11 +651,11 @@ int shim_connect_begin(const char *lib_name, int isolation, int isolation_uid,
         return -slot;
     rc = make_configs(isolation, isolation_uid, process_name, &configs, errbuf, errbuf_len);
     if (rc == NCP_NO_ERROR) {
-        rc = OH_Ability_CreateNativeChildProcessWithConfigs(lib_name, configs,
+        rc = ohncp_api_CreateNativeChildProcessWithConfigs(lib_name, configs,
                                                             trampolines[slot]);
         if (rc != NCP_NO_ERROR)
             copy_message(errbuf, errbuf_len);
-        (void)OH_Ability_DestroyChildProcessConfigs(configs);
+        (void)ohncp_api_DestroyChildProcessConfigs(configs);
     }
     pthread_mutex_lock(&connects.lock);
     if (rc == NCP_NO_ERROR)
@@ -916,5 +920,5 @@ OHIPCRemoteStub *shim_stub_create(const char *descriptor, uint64_t token)
 
 int32_t shim_proxy_pid(const OHIPCRemoteProxy *proxy)
 {
-    return OH_Ohncp_RemoteProxyGetPid(proxy);
+    return ohncp_api_RemoteProxyGetPid(proxy);
 }

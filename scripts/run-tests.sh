@@ -6,6 +6,9 @@
 #   2. pytest -q tests (no test collected counts as a failure)
 #   3. mypy --strict ohncp, ruff check
 #   4. the C tests: build/ci, then build/ci-asan with -DOHNCP_SANITIZE=ON
+#   5. the C runtime and C tests built with musl-gcc (build/ci-musl) and with
+#      clang -Werror (build/ci-clang), run natively; the compilers come from
+#      scripts/install-cross-deps.sh ci (the other targets: test-targets.sh)
 #
 # Every step runs even if an earlier one failed (except when the install
 # fails); the exit status is non-zero if any step failed.
@@ -118,6 +121,24 @@ asan_tests() {
         c_tests build/ci-asan -DOHNCP_SANITIZE=ON
 }
 run_step "C tests with sanitizers (build/ci-asan)" asan_tests || true
+
+# ---- 5. musl and clang ---------------------------------------------------------------
+toolchains_present() {
+    command -v musl-gcc >/dev/null 2>&1 && command -v clang >/dev/null 2>&1
+}
+if ! toolchains_present; then
+    run_step "install musl-gcc and clang" bash scripts/install-cross-deps.sh ci || true
+fi
+# The examples run in build/ci and build/ci-asan already; example_args_mode
+# compares the order of two lines printed by two threads, which races.
+musl_tests() {
+    CC=musl-gcc c_tests build/ci-musl -DOHNCP_WERROR=ON -DOHNCP_BUILD_EXAMPLES=OFF
+}
+clang_tests() {
+    CC=clang CXX=clang++ c_tests build/ci-clang -DOHNCP_WERROR=ON -DOHNCP_BUILD_EXAMPLES=OFF
+}
+run_step "C tests with musl libc (build/ci-musl)" musl_tests || true
+run_step "C tests with clang (build/ci-clang)" clang_tests || true
 
 # ---- result ------------------------------------------------------------------------
 echo

@@ -23,6 +23,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+/* Linux 5.14; older C library headers (musl 1.2.3) do not name it. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 extern char **environ;
 extern struct ohncp_spawner_state ohncp_spawner_state;
 
@@ -73,11 +78,11 @@ static void close_others(const struct child_req *r, int note_fd) {
     unsigned int next = 3;
     for (int i = 0; i < n; i++) {
         if ((unsigned int)keep[i] > next)
-            (void)close_range(next, (unsigned int)keep[i] - 1, 0);
+            (void)sys_close_range(next, (unsigned int)keep[i] - 1);
         if ((unsigned int)keep[i] + 1 > next)
             next = (unsigned int)keep[i] + 1;
     }
-    (void)close_range(next, ~0U, 0);
+    (void)sys_close_range(next, ~0U);
 }
 
 /* Put the caller's fds 0-2 in place, as they were at the start call. */
@@ -245,10 +250,10 @@ void standby_run(int note_fd) {
      * request replaces with the caller's). */
     int keep_hi = note_fd > START_FD ? note_fd : START_FD;
     int keep_lo = note_fd > START_FD ? START_FD : note_fd;
-    (void)close_range(3, (unsigned int)keep_lo - 1, 0);
+    (void)sys_close_range(3, (unsigned int)keep_lo - 1);
     if (keep_hi > keep_lo + 1)
-        (void)close_range((unsigned int)keep_lo + 1, (unsigned int)keep_hi - 1, 0);
-    (void)close_range((unsigned int)keep_hi + 1, ~0U, 0);
+        (void)sys_close_range((unsigned int)keep_lo + 1, (unsigned int)keep_hi - 1);
+    (void)sys_close_range((unsigned int)keep_hi + 1, ~0U);
     prefault();
     struct child_req r;
     int rc;

@@ -263,6 +263,25 @@ static int spawner_socket(int *fixed, int *child_end) {
     return rc;
 }
 
+/* OHNCP_SPAWNER_LAUNCHER: words (split at spaces) put in front of the
+ * spawner's command line, e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu" when
+ * the runtime itself runs under qemu-user without binfmt_misc (the spawner
+ * is an executable of the target architecture too). Children are forked by
+ * the spawner, so they run under the same emulator. Fills argv from the
+ * copy in `buf` and returns the number of words (0: no launcher). */
+#define LAUNCHER_MAX_WORDS 16
+static int launcher_words(char *buf, size_t size, char **argv) {
+    const char *env = getenv("OHNCP_SPAWNER_LAUNCHER");
+    int n = 0;
+    if (env == NULL)
+        return 0;
+    snprintf(buf, size, "%s", env);
+    for (char *save = NULL, *w = strtok_r(buf, " ", &save); w != NULL && n < LAUNCHER_MAX_WORDS;
+         w = strtok_r(NULL, " ", &save))
+        argv[n++] = w;
+    return n;
+}
+
 /* Launch a spawner from the runtime thread (lock held). */
 static int launch_spawner(void) {
     char path[PATH_MAX];
@@ -285,11 +304,23 @@ static int launch_spawner(void) {
     snprintf(ppid, sizeof ppid, "%d", (int)getpid());
     memset(pad, ' ', sizeof pad - 1); /* room to write process names into */
     pad[sizeof pad - 1] = '\0';
-    char *argv[] = {path, ppid, pad, NULL};
+    char launcher[512];
+    char *argv[LAUNCHER_MAX_WORDS + 4];
+    int argc = launcher_words(launcher, sizeof launcher, argv);
+    argv[argc++] = path;
+    argv[argc++] = ppid;
+    argv[argc++] = pad;
+    argv[argc] = NULL;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_t fa;
+    /* Behind a launcher a missing spawner would only show as the launcher's
+     * failure: check it here, so the error names the spawner. */
     rc = spawn_attrs(&attr, &fa, ends);
-    if (rc == 0)
+    if (rc == 0 && argv[0] != path && access(path, F_OK) < 0)
+        rc = -errno;
+    if (rc == 0 && argv[0] != path) /* a launcher: searched in PATH */
+        rc = -posix_spawnp(&rt.spawner_pid, argv[0], &fa, &attr, argv, environ);
+    else if (rc == 0)
         rc = -posix_spawn(&rt.spawner_pid, path, &fa, &attr, argv, environ);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
@@ -519,9 +550,12 @@ static int build_payload(const struct ncp_start_req *req, struct request *r) {
 
 /* Large payloads go through a sealed-size memfd instead of the socket. */
 static int payload_to_memfd(struct request *r) {
-    r->memfd = memfd_create("ohncp-request", MFD_CLOEXEC);
-    if (r->memfd < 0)
-        return ncp_fail(NCP_ERR_INTERNAL, "memfd_create: %s", strerror(errno));
+    r->memfd = sys_memfd("ohncp-request");
+    if (r->memfd < 0) {
+        int err = -r->memfd;
+        r->memfd = -1;
+        return ncp_fail(NCP_ERR_INTERNAL, "memfd_create: %s", strerror(err));
+    }
     ssize_t n = sys_write_all(r->memfd, r->payload, r->hdr.payload_len);
     if (n < 0)
         return ncp_fail(NCP_ERR_INTERNAL, "writing the request: %s", strerror((int)-n));

@@ -287,7 +287,7 @@ static int setup(int argc, char **argv, sigset_t *mask) {
     /* The parent's fds without close-on-exec came along through exec; none
      * of them is ours to keep (a child holding a pipe end open would keep
      * the parent's reader waiting for EOF). */
-    if (close_range(START_FD + 1, ~0U, 0) < 0)
+    if (sys_close_range(START_FD + 1, ~0U) < 0)
         return -1;
     pid_t parent = (pid_t)atoi(argv[1]);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)

@@ -31,4 +31,15 @@ OHNCP_HIDDEN long long sys_now_ns(void);
 /* Clear or set FD_CLOEXEC. */
 OHNCP_HIDDEN int sys_set_cloexec(int fd, int on);
 
+/* Close every fd in [lo, hi]. close_range(2) where the kernel has it; where
+ * it does not (kernels before 5.9, qemu-user, seccomp filters: ENOSYS), the
+ * fds listed in /proc/self/fd, or failing that each fd below RLIMIT_NOFILE.
+ * Async-signal-safe: for the child path after fork. Returns 0 or -errno. */
+OHNCP_HIDDEN int sys_close_range(unsigned int lo, unsigned int hi);
+
+/* An anonymous, close-on-exec, read-write file: memfd_create(2), else (ENOSYS,
+ * as under some emulators and sandboxes) an unlinked temporary file in
+ * /dev/shm or $TMPDIR or /tmp. Returns the fd or -errno. */
+OHNCP_HIDDEN int sys_memfd(const char *name);
+
 #endif /* OHNCP_SYS_H */

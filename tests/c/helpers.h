@@ -146,4 +146,12 @@ static inline bool wait_gone(pid_t pid, int ms) {
     return r > 0;
 }
 
+/* Whether the tests run under qemu-user (the cross-build ctest sets the
+ * spawner's launcher to the emulator). A few observations differ there for
+ * reasons of the emulator, not of the runtime; those cases skip. */
+static inline bool under_qemu_user(void) {
+    const char *launcher = getenv("OHNCP_SPAWNER_LAUNCHER");
+    return launcher != NULL && strstr(launcher, "qemu-") != NULL;
+}
+
 #endif /* OHNCP_TEST_HELPERS_H */

@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 #include "ipc_bridge.h"
+#include "sandbox.h"
 #include "spawner.h"
 
 #include <dlfcn.h>
@@ -107,9 +108,23 @@ static const char *resolve_library(const char *lib, char *buf, size_t size) {
     return lib;
 }
 
+/* Isolated mode (spec §5): the sandbox closes before any code of the
+ * user's runs, so its constructors run sandboxed too. `lib` is where the
+ * library will be loaded from. The sandbox may change our credentials,
+ * which clears the parent-death signal: it is armed again. */
+static void isolate(const struct child_req *r, const char *lib) {
+    char msg[sizeof ((struct proto_report *)0)->msg];
+    if (sandbox_enter(r->own_uid, lib, msg, sizeof msg) < 0)
+        fail(r, NCP_ERR_NOT_SUPPORTED, "%s", msg);
+    watch_spawner();
+}
+
+/* Resolve the library's path, enter the sandbox if isolated, then load. */
 static void *load_library(const struct child_req *r) {
     char buf[PATH_MAX];
     const char *path = resolve_library(r->lib, buf, sizeof buf);
+    if (r->isolated)
+        isolate(r, path);
     void *h = dlopen(path, RTLD_NOW);
     if (h == NULL)
         fail(r, NCP_ERR_LIB_LOADING_FAILED, "cannot load %s: %s", r->lib, dlerror());
@@ -257,7 +272,7 @@ void standby_run(int note_fd) {
     while (rc == -EINVAL);
     if (rc < 0)
         _exit(0); /* EOF: the parent is gone */
-    struct standby_note note = {.slot = r.slot};
+    struct standby_note note = {.slot = r.slot, .isolated = r.isolated};
     (void)sys_write_all(note_fd, &note, sizeof note);
     child_run(&r, note_fd);
 }

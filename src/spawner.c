@@ -24,6 +24,7 @@
  * socket) and take the children with us.
  */
 #include "internal.h"
+#include "sandbox.h"
 #include "spawner.h"
 
 #include <errno.h>
@@ -58,6 +59,7 @@ struct rlimit spawner_orig_nofile;
 static struct kid {
     pid_t pid;
     uint32_t slot; /* NO_SLOT: the standby, not yet a child */
+    bool isolated; /* it has a data directory to remove once reaped */
 } kids[MAX_KIDS];
 static int nkids;
 
@@ -136,7 +138,7 @@ static void make_standbys(void) {
         }
         standbys[i] = (struct standby){pid, note[0], false};
         nready++;
-        kids[nkids++] = (struct kid){pid, NO_SLOT};
+        kids[nkids++] = (struct kid){pid, NO_SLOT, false};
     }
 }
 
@@ -150,8 +152,10 @@ static void collect_note(int i) {
     ssize_t n = sys_read(sb->note_fd, &note, sizeof note);
     if (n == (ssize_t)sizeof note && !sb->taken) {
         int k = find_kid(sb->pid);
-        if (k >= 0)
+        if (k >= 0) {
             kids[k].slot = note.slot;
+            kids[k].isolated = note.isolated != 0;
+        }
         sb->taken = true;
         nready--;
         standby_failures = 0;
@@ -190,6 +194,8 @@ static void reap(int sigfd) {
         int i = find_kid(pid);
         if (i < 0)
             continue;
+        if (kids[i].isolated)
+            sandbox_remove_data(pid);
         if (kids[i].slot != NO_SLOT)
             queue_exit(kids[i].slot, pid, st);
         kids[i] = kids[--nkids];
@@ -214,7 +220,7 @@ static void serve_start(void) {
         if (pid < 0)
             request_report(r.report_fd, NCP_ERR_INTERNAL, strerror(errno));
         else
-            kids[nkids++] = (struct kid){pid, r.slot};
+            kids[nkids++] = (struct kid){pid, r.slot, r.isolated};
     }
     request_close_fds(&r);
     request_free(&r);
@@ -307,6 +313,7 @@ static int setup(int argc, char **argv, sigset_t *mask) {
     const char *pool = getenv("OHNCP_STANDBY"); /* 0 forks per request */
     if (pool != NULL && *pool >= '0' && *pool < '0' + STANDBY_POOL && pool[1] == '\0')
         standby_pool = *pool - '0';
+    sandbox_init();
     free(malloc(1)); /* the heap exists before its range is noted */
     map_ranges();
     sigemptyset(mask);

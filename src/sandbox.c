@@ -1,0 +1,345 @@
+/*
+ * sandbox.c - isolated mode (behaviour.md §5): what a child does, after its
+ * fds are in place and before the user's library is loaded, to leave the
+ * app's network, files, IPC objects, host name and privileges behind.
+ *
+ * Map:
+ *   1. the per-child data directory (made by the child, removed by the spawner)
+ *   2. namespaces and maps: as root without a user namespace, otherwise in one
+ *   3. the read-only view of the file system
+ *   4. privileges: the uid, capabilities, no_new_privs
+ *   5. Landlock: signals, ptrace, and with isolationUid what may be read
+ *   6. sandbox_enter: the steps in order
+ *
+ * Any step the kernel refuses ends the start with NCP_ERR_NOT_SUPPORTED and
+ * a sentence naming that step and its errno (child.c reports it): an
+ * isolated child never runs less isolated than documented.
+ *
+ * Runs in a single-threaded child of the spawner: plain libc is fine.
+ */
+#include "sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <linux/landlock.h>
+
+static char data_root[PATH_MAX / 2]; /* "<tmp>/ohncp-data-<euid>", sandbox_init */
+
+/* Print the failed step and errno into msg; always returns -1. */
+static int refused(char *msg, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int refused(char *msg, size_t size, const char *fmt, ...) {
+    int err = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, size, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < size)
+        snprintf(msg + n, size - (size_t)n, ": %s", strerror(err));
+    return -1;
+}
+
+static int write_text(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(text);
+    ssize_t n;
+    do
+        n = write(fd, text, len);
+    while (n < 0 && errno == EINTR);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+/* ---- 1. the data directory ------------------------------------------------ */
+
+void sandbox_init(void) {
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > sizeof data_root / 2)
+        tmp = "/tmp";
+    snprintf(data_root, sizeof data_root, "%s/ohncp-data-%u", tmp, (unsigned)geteuid());
+}
+
+/* Remove `name` under `dirfd`, depth-first, through fds only: openat with
+ * O_NOFOLLOW never walks a symbolic link a child left behind. */
+static void remove_at(int parent, const char *name, int depth) {
+    if (unlinkat(parent, name, 0) == 0 || errno != EISDIR || depth > 64)
+        return;
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            remove_at(dirfd(d), e->d_name, depth + 1);
+    closedir(d);
+    (void)unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+void sandbox_remove_data(pid_t pid) {
+    int root = open(data_root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (root < 0)
+        return;
+    char name[16];
+    snprintf(name, sizeof name, "%d", (int)pid);
+    remove_at(root, name, 0);
+    close(root);
+}
+
+/* "<data_root>/<pid>", empty and ours (0700). The root is 0711 so that a
+ * child under another uid can reach its own directory but list no other. */
+static int make_data_dir(char *path, size_t size, char *msg, size_t msg_size) {
+    struct stat st;
+    if (mkdir(data_root, 0711) < 0 && errno != EEXIST)
+        return refused(msg, msg_size, "isolated mode: cannot create %s", data_root);
+    if (lstat(data_root, &st) < 0)
+        return refused(msg, msg_size, "isolated mode: cannot inspect %s", data_root);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+        errno = EPERM;
+        return refused(msg, msg_size, "isolated mode: %s is not a directory of ours", data_root);
+    }
+    pid_t pid = getpid();
+    snprintf(path, size, "%s/%d", data_root, (int)pid);
+    sandbox_remove_data(pid); /* a stale one, left by a spawner that was killed */
+    if (mkdir(path, 0700) < 0)
+        return refused(msg, msg_size, "isolated mode: cannot create %s", path);
+    return 0;
+}
+
+/* ---- 2. namespaces ---------------------------------------------------------- */
+
+/* Unprivileged: a user namespace in which the one uid we have appears as
+ * `inner` (our own uid, or the isolated one), and the same for the gid. */
+static int enter_user_ns(uid_t inner_uid, gid_t inner_gid, char *msg, size_t size) {
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    char map[64];
+    if (unshare(CLONE_NEWUSER) < 0)
+        return refused(msg, size, "isolated mode: unshare(CLONE_NEWUSER) refused");
+    if (write_text("/proc/self/setgroups", "deny") < 0)
+        return refused(msg, size, "isolated mode: writing /proc/self/setgroups refused");
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)inner_uid, (unsigned)uid);
+    if (write_text("/proc/self/uid_map", map) < 0)
+        return refused(msg, size, "isolated mode: writing uid_map \"%u %u 1\" refused",
+                       (unsigned)inner_uid, (unsigned)uid);
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)inner_gid, (unsigned)gid);
+    if (write_text("/proc/self/gid_map", map) < 0)
+        return refused(msg, size, "isolated mode: writing gid_map refused");
+    return 0;
+}
+
+static int enter_namespaces(char *msg, size_t size) {
+    static const struct {
+        int flag;
+        const char *name;
+    } ns[] = {{CLONE_NEWNET, "CLONE_NEWNET"}, {CLONE_NEWNS, "CLONE_NEWNS"},
+              {CLONE_NEWIPC, "CLONE_NEWIPC"}, {CLONE_NEWUTS, "CLONE_NEWUTS"}};
+    /* One at a time, so a refusal names the namespace refused. */
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        if (unshare(ns[i].flag) < 0)
+            return refused(msg, size, "isolated mode: unshare(%s) refused", ns[i].name);
+    return 0;
+}
+
+/* ---- 3. the file system ------------------------------------------------------ */
+
+/* Everything read-only and nosuid, except the data directory. Our changes
+ * stay in our mount namespace (private propagation). */
+static int read_only_view(const char *data, char *msg, size_t size) {
+    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID};
+    struct mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return refused(msg, size, "isolated mode: making / private refused");
+    if (mount(data, data, NULL, MS_BIND, NULL) < 0)
+        return refused(msg, size, "isolated mode: bind mount of %s refused", data);
+    if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) < 0)
+        return refused(msg, size, "isolated mode: read-only remount of / refused");
+    if (mount_setattr(AT_FDCWD, data, 0, &rw, sizeof rw) < 0)
+        return refused(msg, size, "isolated mode: making %s writable refused", data);
+    return 0;
+}
+
+/* ---- 4. privileges ---------------------------------------------------------- */
+
+/* Capabilities go first from the bounding and ambient sets (that needs
+ * CAP_SETPCAP, which we still have), then the uid (as root: a real one of
+ * its own), then every remaining capability. */
+static int drop_privileges(bool set_uid, uid_t uid, char *msg, size_t size) {
+    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+            return refused(msg, size, "isolated mode: dropping capability %d refused", cap);
+    (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (set_uid && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+                    setresuid(uid, uid, uid) < 0))
+        return refused(msg, size, "isolated mode: switching to uid %u refused", (unsigned)uid);
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct none[2];
+    memset(none, 0, sizeof none);
+    if (syscall(SYS_capset, &hdr, none) < 0)
+        return refused(msg, size, "isolated mode: capset refused");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return refused(msg, size, "isolated mode: PR_SET_NO_NEW_PRIVS refused");
+    return 0;
+}
+
+/* ---- 5. Landlock -------------------------------------------------------------- */
+
+/* The kernel's struct, declared here: the system headers may predate
+ * `scoped` (ABI 6, Linux 6.12). */
+struct sb_ruleset_attr {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net;
+    uint64_t scoped;
+};
+#define SB_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define SB_SCOPE_SIGNAL (1ULL << 1)
+#define SB_FS_READ ((1ULL << 0) | (1ULL << 2) | (1ULL << 3)) /* execute, read file, read dir */
+#define SB_FS_WRITE_FILE (1ULL << 1)
+#define SB_FS_IOCTL_DEV (1ULL << 15)
+
+/* Every file-system right the running kernel's ABI knows. */
+static uint64_t all_fs_rights(long abi) {
+    uint64_t all = (1ULL << 13) - 1; /* ABI 1 */
+    if (abi >= 2)
+        all |= 1ULL << 13; /* refer */
+    if (abi >= 3)
+        all |= 1ULL << 14; /* truncate */
+    if (abi >= 5)
+        all |= SB_FS_IOCTL_DEV;
+    return all;
+}
+
+/* Allow `rights` beneath `path`; a path that does not exist is skipped. */
+static int allow_path(int ruleset, const char *path, uint64_t rights) {
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR || errno == EACCES ? 0 : -1;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+        rights &= SB_FS_READ & ~(1ULL << 3); /* a file: no directory rights */
+    struct landlock_path_beneath_attr pb = {.allowed_access = rights, .parent_fd = fd};
+    long rc = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc < 0 ? -1 : 0;
+}
+
+/* Each directory of a colon-separated list. */
+static void allow_list(int ruleset, const char *list, uint64_t rights) {
+    char dir[PATH_MAX];
+    while (list != NULL && *list != '\0') {
+        const char *colon = strchr(list, ':');
+        size_t len = colon != NULL ? (size_t)(colon - list) : strlen(list);
+        if (len > 0 && len < sizeof dir) {
+            memcpy(dir, list, len);
+            dir[len] = '\0';
+            (void)allow_path(ruleset, dir, rights);
+        }
+        list += len + (colon != NULL);
+    }
+}
+
+/* With isolationUid: reading is limited to the system, the library's
+ * directory, the library search path and the data directory. */
+static int allow_reads(int ruleset, long abi, const char *lib, const char *data) {
+    static const char *const system_dirs[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin",
+                                              "/sbin", "/etc", "/opt", "/proc", "/sys"};
+    for (size_t i = 0; i < sizeof system_dirs / sizeof system_dirs[0]; i++)
+        if (allow_path(ruleset, system_dirs[i], SB_FS_READ) < 0)
+            return -1;
+    uint64_t dev = SB_FS_READ | SB_FS_WRITE_FILE | (abi >= 5 ? SB_FS_IOCTL_DEV : 0);
+    if (allow_path(ruleset, "/dev", dev) < 0 || allow_path(ruleset, data, all_fs_rights(abi)) < 0)
+        return -1;
+    char real[PATH_MAX];
+    if (strchr(lib, '/') != NULL && realpath(lib, real) != NULL) {
+        *strrchr(real, '/') = '\0';
+        (void)allow_path(ruleset, real[0] != '\0' ? real : "/", SB_FS_READ);
+    }
+    allow_list(ruleset, getenv("OHNCP_LIBRARY_PATH"), SB_FS_READ);
+    allow_list(ruleset, getenv("LD_LIBRARY_PATH"), SB_FS_READ);
+    return 0;
+}
+
+/* Signals and ptrace (and so /proc/<pid>/mem) reach no process outside
+ * this child's Landlock domain; abstract sockets neither. */
+static int restrict_self(bool reads, const char *lib, const char *data, char *msg, size_t size) {
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 0)
+        return refused(msg, size, "isolated mode: Landlock is not available");
+    if (abi < 6) {
+        errno = ENOSYS;
+        return refused(msg, size, "isolated mode: Landlock ABI %ld has no signal scoping (6 needed)",
+                       abi);
+    }
+    struct sb_ruleset_attr attr = {
+        .handled_access_fs = reads ? all_fs_rights(abi) : 0,
+        .scoped = SB_SCOPE_SIGNAL | SB_SCOPE_ABSTRACT_UNIX_SOCKET,
+    };
+    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    if (ruleset < 0)
+        return refused(msg, size, "isolated mode: landlock_create_ruleset refused");
+    int rc = reads ? allow_reads(ruleset, abi, lib, data) : 0;
+    if (rc < 0)
+        rc = refused(msg, size, "isolated mode: landlock_add_rule refused");
+    else if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
+        rc = refused(msg, size, "isolated mode: landlock_restrict_self refused");
+    close(ruleset);
+    return rc;
+}
+
+/* ---- 6. in order --------------------------------------------------------------- */
+
+int sandbox_enter(bool own_uid, const char *lib, char *msg, size_t size) {
+    char data[PATH_MAX];
+    /* 1. The data directory, while the file system is still writable. */
+    if (make_data_dir(data, sizeof data, msg, size) < 0)
+        return -1;
+    /* 2. Root keeps its capabilities for the mounts and then takes a real
+     * uid of its own; anyone else works inside a user namespace, where the
+     * isolated uid is a name for our own (Landlock does the rest). */
+    bool privileged = geteuid() == 0;
+    uid_t uid = own_uid ? SANDBOX_UID_BASE + (uid_t)getpid() : geteuid();
+    gid_t gid = own_uid ? (gid_t)uid : getegid();
+    if (privileged && own_uid && chown(data, uid, gid) < 0)
+        return refused(msg, size, "isolated mode: cannot hand %s to uid %u", data, (unsigned)uid);
+    if (!privileged && enter_user_ns(uid, gid, msg, size) < 0)
+        return -1;
+    if (enter_namespaces(msg, size) < 0)
+        return -1;
+    /* 3. Read-only everywhere but the data directory. */
+    if (read_only_view(data, msg, size) < 0)
+        return -1;
+    /* 4. No capability, no way back (no_new_privs). */
+    if (drop_privileges(privileged && own_uid, uid, msg, size) < 0)
+        return -1;
+    /* 5. Landlock needs no_new_privs, set just above. */
+    if (restrict_self(own_uid, lib, data, msg, size) < 0)
+        return -1;
+    if (setenv("OHNCP_DATA_DIR", data, 1) < 0)
+        return refused(msg, size, "isolated mode: setenv");
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* sandbox.h - isolated mode (behaviour.md §5), inside ohncp-spawner. */
+#ifndef OHNCP_SANDBOX_H
+#define OHNCP_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* With isolationUid the child runs as SANDBOX_UID_BASE + its pid (and the
+ * same gid): distinct for every live child on the machine, since pids are.
+ * pid_max is at most 2^22, so the range is [1000000000, 1004194304]. */
+#define SANDBOX_UID_BASE 1000000000u
+
+/* Where the per-child data directories live: "${TMPDIR:-/tmp}/ohncp-data-<euid>".
+ * Called once by the spawner at start-up; children inherit the result. */
+void sandbox_init(void);
+
+/* Remove the data directory of the child `pid` (the spawner, after it reaped
+ * an isolated child). Never follows a symbolic link. */
+void sandbox_remove_data(pid_t pid);
+
+/* Turn the calling process (a fresh child of the spawner, single-threaded,
+ * its fds already in place) into an isolated child. `lib` is the path the
+ * library will be loaded from (its directory stays readable with
+ * isolationUid). Returns 0, or -1 with a sentence in `msg` naming the step
+ * the kernel refused; the process is then half-sandboxed and must exit. */
+int sandbox_enter(bool own_uid, const char *lib, char *msg, size_t msg_size);
+
+#endif /* OHNCP_SANDBOX_H */

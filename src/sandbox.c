@@ -284,9 +284,11 @@ static int allow_reads(int ruleset, long abi, const char *lib, const char *data)
     return 0;
 }
 
-/* Signals and ptrace (and so /proc/<pid>/mem) reach no process outside
- * this child's Landlock domain; abstract sockets neither. */
-static int restrict_self(bool reads, const char *lib, const char *data, char *msg, size_t size) {
+/* The ruleset, made while we may still open every path (before the uid
+ * changes); rules hold the directories themselves, so they survive the
+ * mount namespace. Signals and ptrace (and so /proc/<pid>/mem) will reach
+ * no process outside this child's Landlock domain; abstract sockets neither. */
+static int make_ruleset(bool reads, const char *lib, const char *data, char *msg, size_t size) {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 0)
         return refused(msg, size, "isolated mode: Landlock is not available");
@@ -302,22 +304,24 @@ static int restrict_self(bool reads, const char *lib, const char *data, char *ms
     int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
     if (ruleset < 0)
         return refused(msg, size, "isolated mode: landlock_create_ruleset refused");
-    int rc = reads ? allow_reads(ruleset, abi, lib, data) : 0;
-    if (rc < 0)
-        rc = refused(msg, size, "isolated mode: landlock_add_rule refused");
-    else if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
-        rc = refused(msg, size, "isolated mode: landlock_restrict_self refused");
-    close(ruleset);
-    return rc;
+    if (reads && allow_reads(ruleset, abi, lib, data) < 0) {
+        refused(msg, size, "isolated mode: landlock_add_rule refused");
+        close(ruleset);
+        return -1;
+    }
+    return ruleset;
+}
+
+static int restrict_self(int ruleset, char *msg, size_t size) {
+    if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
+        return refused(msg, size, "isolated mode: landlock_restrict_self refused");
+    return 0;
 }
 
 /* ---- 6. in order --------------------------------------------------------------- */
 
-int sandbox_enter(bool own_uid, const char *lib, char *msg, size_t size) {
-    char data[PATH_MAX];
-    /* 1. The data directory, while the file system is still writable. */
-    if (make_data_dir(data, sizeof data, msg, size) < 0)
-        return -1;
+/* Steps 2-5; `ruleset` is the Landlock ruleset of step 1. */
+static int enter(bool own_uid, const char *data, int ruleset, char *msg, size_t size) {
     /* 2. Root keeps its capabilities for the mounts and then takes a real
      * uid of its own; anyone else works inside a user namespace, where the
      * isolated uid is a name for our own (Landlock does the rest). */
@@ -333,13 +337,29 @@ int sandbox_enter(bool own_uid, const char *lib, char *msg, size_t size) {
     /* 3. Read-only everywhere but the data directory. */
     if (read_only_view(data, msg, size) < 0)
         return -1;
-    /* 4. No capability, no way back (no_new_privs). */
+    /* 4. No capability, no way back (no_new_privs). A new uid made us
+     * undumpable; we are our own only user, so dumpable again (core dumps,
+     * our own /proc entries). */
     if (drop_privileges(privileged && own_uid, uid, msg, size) < 0)
         return -1;
-    /* 5. Landlock needs no_new_privs, set just above. */
-    if (restrict_self(own_uid, lib, data, msg, size) < 0)
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        return refused(msg, size, "isolated mode: PR_SET_DUMPABLE");
+    /* 5. Landlock: needs no_new_privs, set just above. */
+    return restrict_self(ruleset, msg, size);
+}
+
+int sandbox_enter(bool own_uid, const char *lib, char *msg, size_t size) {
+    char data[PATH_MAX];
+    /* 1. The data directory and the Landlock rules, while every path can
+     * still be created and opened. */
+    if (make_data_dir(data, sizeof data, msg, size) < 0)
         return -1;
-    if (setenv("OHNCP_DATA_DIR", data, 1) < 0)
-        return refused(msg, size, "isolated mode: setenv");
-    return 0;
+    int ruleset = make_ruleset(own_uid, lib, data, msg, size);
+    if (ruleset < 0)
+        return -1;
+    int rc = enter(own_uid, data, ruleset, msg, size);
+    close(ruleset);
+    if (rc == 0 && setenv("OHNCP_DATA_DIR", data, 1) < 0)
+        rc = refused(msg, size, "isolated mode: setenv");
+    return rc;
 }

@@ -6,6 +6,8 @@
 #   2. pytest -q tests (no test collected counts as a failure)
 #   3. mypy --strict ohncp, ruff check
 #   4. the C tests: build/ci, then build/ci-asan with -DOHNCP_SANITIZE=ON
+#   5. when run as root: the isolation tests again as an unprivileged user
+#      (nobody), C and pytest, since isolated mode takes another path there
 #
 # Every step runs even if an earlier one failed (except when the install
 # fails); the exit status is non-zero if any step failed.
@@ -118,6 +120,40 @@ asan_tests() {
         c_tests build/ci-asan -DOHNCP_SANITIZE=ON
 }
 run_step "C tests with sanitizers (build/ci-asan)" asan_tests || true
+
+# ---- 5. isolation as an unprivileged user --------------------------------------------
+# Isolated mode works differently as root (namespaces, then a real uid of
+# its own) and as anyone else (a user namespace, Landlock): both must hold.
+NOBODY_UID=65534
+as_nobody() {
+    setpriv --reuid="$NOBODY_UID" --regid="$NOBODY_UID" --clear-groups "$@"
+}
+unprivileged_isolation() {
+    local tmp rc=0
+    tmp=$(mktemp -d)
+    chown "$NOBODY_UID:$NOBODY_UID" "$tmp"
+    # nobody must read and run what was built, and have a TMPDIR of its own
+    chmod -R o+rX build/ci "$VENV" tests
+    (cd build/ci && TMPDIR=$tmp as_nobody ./tests/c/test_isolation) || rc=1
+    # The venv's interpreter may live where nobody cannot go (/root/.pyenv).
+    if as_nobody "$VENV/bin/python" -c pass 2>/dev/null; then
+        TMPDIR=$tmp as_nobody env HOME="$tmp" "$VENV/bin/pytest" -q -p no:cacheprovider \
+            --basetemp="$tmp/pytest" tests/test_isolation.py || rc=1
+    else
+        echo "run-tests: nobody cannot run $VENV/bin/python: pytest isolation run skipped"
+    fi
+    rm -rf "$tmp"
+    return "$rc"
+}
+if [ "$(id -u)" -ne 0 ]; then
+    echo
+    echo "run-tests: not root, so step 5 is skipped: every run above was unprivileged already"
+elif ! command -v setpriv >/dev/null 2>&1; then
+    echo
+    echo "run-tests: setpriv (util-linux) is missing: the unprivileged isolation run is skipped"
+else
+    run_step "isolation tests as nobody" unprivileged_isolation || true
+fi
 
 # ---- result ------------------------------------------------------------------------
 echo

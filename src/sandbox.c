@@ -9,7 +9,8 @@
  *   3. the read-only view of the file system
  *   4. privileges: the uid, capabilities, no_new_privs
  *   5. Landlock: signals, ptrace, and with isolationUid what may be read
- *   6. sandbox_enter: the steps in order
+ *   6. seccomp: no new Unix sockets
+ *   7. sandbox_enter: the steps in order
  *
  * Any step the kernel refuses ends the start with NCP_ERR_NOT_SUPPORTED and
  * a sentence naming that step and its errno (child.c reports it): an
@@ -32,12 +33,19 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <endian.h>
+#include <stddef.h>
+
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/landlock.h>
+#include <linux/seccomp.h>
 
 static char data_root[PATH_MAX / 2]; /* "<tmp>/ohncp-data-<euid>", sandbox_init */
 
@@ -318,7 +326,50 @@ static int restrict_self(int ruleset, char *msg, size_t size) {
     return 0;
 }
 
-/* ---- 6. in order --------------------------------------------------------------- */
+/* ---- 6. seccomp ------------------------------------------------------------------ */
+
+#if defined(__x86_64__)
+#define SB_AUDIT_ARCH AUDIT_ARCH_X86_64
+#define SB_NR_LIMIT 0x40000000u /* x32 calls have this bit: refused */
+#elif defined(__aarch64__)
+#define SB_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#define SB_NR_LIMIT 0xffffffffu
+#endif
+
+/* A read-only mount does not stop connect() to a Unix socket that has a
+ * path (the app's own services, a session bus): an isolated child makes no
+ * Unix socket with socket(). socketpair() and inherited sockets (the IPC
+ * channel) still work. Calls of another ABI (i386, x32) are refused whole,
+ * so they cannot go around the check. */
+static int forbid_unix_sockets(char *msg, size_t size) {
+#ifdef SB_AUDIT_ARCH
+    const unsigned arg0 = offsetof(struct seccomp_data, args) +
+                          (__BYTE_ORDER == __BIG_ENDIAN ? sizeof(uint32_t) : 0);
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SB_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SB_NR_LIMIT, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+        return refused(msg, size, "isolated mode: seccomp filter refused");
+    return 0;
+#else
+    errno = ENOSYS;
+    return refused(msg, size, "isolated mode: no seccomp filter for this architecture");
+#endif
+}
+
+/* ---- 7. in order --------------------------------------------------------------- */
 
 /* Steps 2-5; `ruleset` is the Landlock ruleset of step 1. */
 static int enter(bool own_uid, const char *data, int ruleset, char *msg, size_t size) {
@@ -344,8 +395,10 @@ static int enter(bool own_uid, const char *data, int ruleset, char *msg, size_t 
         return -1;
     if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
         return refused(msg, size, "isolated mode: PR_SET_DUMPABLE");
-    /* 5. Landlock: needs no_new_privs, set just above. */
-    return restrict_self(ruleset, msg, size);
+    /* 5, 6. Landlock and seccomp: both need no_new_privs, set just above. */
+    if (restrict_self(ruleset, msg, size) < 0)
+        return -1;
+    return forbid_unix_sockets(msg, size);
 }
 
 int sandbox_enter(bool own_uid, const char *lib, char *msg, size_t size) {

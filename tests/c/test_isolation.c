@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <IPCKit/ipc_kit.h>
 
@@ -27,6 +28,7 @@
 static char workdir[256]; /* writable by anyone, the child's cwd */
 static char secret[300];  /* 0600, ours */
 static int listener = -1, port;
+static char unix_path[300]; /* a Unix socket of ours, listening */
 
 /* A listener on 127.0.0.1, a world-writable working directory and a file
  * that only our uid can read. */
@@ -46,11 +48,18 @@ static void setup(void) {
     CHECK(bind(listener, (struct sockaddr *)&a, sizeof a) == 0 && listen(listener, 8) == 0);
     CHECK(getsockname(listener, (struct sockaddr *)&a, &len) == 0);
     port = ntohs(a.sin_port);
+    snprintf(unix_path, sizeof unix_path, "%s/sock", workdir);
+    struct sockaddr_un u = {.sun_family = AF_UNIX};
+    CHECK(strlen(unix_path) < sizeof u.sun_path);
+    memcpy(u.sun_path, unix_path, strlen(unix_path) + 1);
+    int us = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(bind(us, (struct sockaddr *)&u, sizeof u) == 0 && listen(us, 8) == 0);
+    CHECK(chmod(unix_path, 0777) == 0); /* anyone may connect: only the sandbox stops it */
 }
 
 static void params_for(char *buf, size_t size, pid_t other) {
-    snprintf(buf, size, "ppid=%d;other=%d;port=%d;cwd=%s;secret=%s", (int)getpid(), (int)other,
-             port, workdir, secret);
+    snprintf(buf, size, "ppid=%d;other=%d;port=%d;cwd=%s;secret=%s;unix=%s", (int)getpid(),
+             (int)other, port, workdir, secret, unix_path);
 }
 
 /* The value of `key` in the child's "k=v;..." answer. */
@@ -155,6 +164,8 @@ static void check_isolated(const char *a) {
     CHECK(ifaces[0] == '\0' || strcmp(ifaces, "lo") == 0);
     CHECK_DENIED(a, "tcp_local");
     CHECK_DENIED(a, "tcp_outside");
+    CHECK_DENIED(a, "unix_parent");
+    CHECK_STREQ(value(a, "socketpair"), "ok");
     CHECK_DENIED(a, "write_cwd");
     CHECK_DENIED(a, "write_tmp");
     CHECK_STREQ(value(a, "write_data"), "ok");
@@ -189,6 +200,7 @@ TEST(normal_mode_is_not_sandboxed) {
     CHECK_STREQ(value(a, "ns_net"), own_ns("net"));
     CHECK_STREQ(value(a, "ns_mnt"), own_ns("mnt"));
     CHECK_STREQ(value(a, "tcp_local"), "ok");
+    CHECK_STREQ(value(a, "unix_parent"), "ok");
     CHECK_STREQ(value(a, "write_cwd"), "ok");
     CHECK_STREQ(value(a, "write_tmp"), "ok");
     CHECK_STREQ(value(a, "kill_parent"), "ok");

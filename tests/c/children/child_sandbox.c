@@ -4,7 +4,8 @@
  * The parent describes what to try as "key=value;..." (params in args
  * mode, a string in IPC mode): ppid, other (another child's pid), port (a
  * TCP listener of the parent on 127.0.0.1), cwd (a directory the parent
- * can write), secret (a file only the parent's uid may read). The answer
+ * can write), secret (a file only the parent's uid may read), unix (a
+ * listening Unix socket of the parent). The answer
  * is "key=value;..." too: each probe gives "ok" or the errno's name, plus
  * uid, gid, nnp, the namespace ids and the interfaces seen.
  *
@@ -26,6 +27,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <AbilityKit/native_child_process.h>
@@ -80,6 +82,28 @@ static int try_connect(const char *ip, int port) {
     close(s);
     errno = err;
     return rc;
+}
+
+static int try_unix(const char *path) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    int rc = connect(s, (struct sockaddr *)&a, sizeof a);
+    int err = errno;
+    close(s);
+    errno = err;
+    return rc;
+}
+
+static int try_socketpair(void) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    close(sv[0]);
+    close(sv[1]);
+    return 0;
 }
 
 static int try_create(const char *dir, const char *name) {
@@ -147,6 +171,8 @@ static void probe(const char *params, struct out *o) {
     interfaces(o);
     result(o, "tcp_local", try_connect("127.0.0.1", port));
     result(o, "tcp_outside", try_connect("1.1.1.1", 80));
+    result(o, "unix_parent", try_unix(param(params, "unix", v, sizeof v)));
+    result(o, "socketpair", try_socketpair());
     result(o, "write_cwd", try_create(param(params, "cwd", v, sizeof v), "probe"));
     result(o, "write_tmp", try_create("/tmp", "ohncp-probe"));
     const char *data = getenv("OHNCP_DATA_DIR");

@@ -69,12 +69,11 @@ static int readable(const char *path)
     return fd < 0 ? -1 : 0;
 }
 
+/* PTRACE_SEIZE: the same permission check as PTRACE_ATTACH, but the
+ * tracee is not stopped (our exit detaches it). */
 static int attach(pid_t pid)
 {
-    if (ptrace(PTRACE_ATTACH, pid, 0, 0) < 0)
-        return -1;
-    ptrace(PTRACE_DETACH, pid, 0, 0);
-    return 0;
+    return ptrace(PTRACE_SEIZE, pid, 0, 0) < 0 ? -1 : 0;
 }
 
 static void probe(const char *params, char *out, size_t size)

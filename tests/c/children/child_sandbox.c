@@ -128,11 +128,11 @@ static int try_open(const char *path) {
     return 0;
 }
 
+/* PTRACE_SEIZE checks the same permission as PTRACE_ATTACH but does not
+ * stop the tracee: a probe that succeeds (normal mode) leaves the parent
+ * running, and our exit detaches it. */
 static int try_ptrace(pid_t pid) {
-    if (ptrace(PTRACE_ATTACH, pid, 0, 0) < 0)
-        return -1;
-    ptrace(PTRACE_DETACH, pid, 0, 0);
-    return 0;
+    return ptrace(PTRACE_SEIZE, pid, 0, 0) < 0 ? -1 : 0;
 }
 
 static void namespaces(struct out *o) {

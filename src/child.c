@@ -58,18 +58,8 @@ static int cmp_int(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Keep 0-2, the report pipe, the note pipe, the IPC channel and the passed
- * fds; close everything else. */
-static void close_others(const struct child_req *r, int note_fd) {
-    int keep[PROTO_MAX_FDS + 5], n = 0;
-    keep[n++] = 2;
-    keep[n++] = r->report_fd;
-    if (r->channel_fd >= 0)
-        keep[n++] = r->channel_fd;
-    if (note_fd >= 0)
-        keep[n++] = note_fd;
-    for (int i = 0; i < r->nfds; i++)
-        keep[n++] = r->fds[i];
+/* Close every fd from 3 up but the `n` in `keep` (which it sorts). */
+static void close_all_but(int *keep, int n) {
     qsort(keep, (size_t)n, sizeof keep[0], cmp_int);
     unsigned int next = 3;
     for (int i = 0; i < n; i++) {
@@ -79,6 +69,28 @@ static void close_others(const struct child_req *r, int note_fd) {
             next = (unsigned int)keep[i] + 1;
     }
     (void)close_range(next, ~0U, 0);
+}
+
+/* Keep 0-2, the report pipe, the note pipe, the IPC channel and the passed
+ * fds, and for an isolated child the shared namespaces (sandbox.c closes
+ * them); close everything else. */
+static void close_others(const struct child_req *r, int note_fd) {
+    int keep[PROTO_MAX_FDS + 7], n = 0;
+    keep[n++] = 2;
+    keep[n++] = r->report_fd;
+    if (r->channel_fd >= 0)
+        keep[n++] = r->channel_fd;
+    if (note_fd >= 0)
+        keep[n++] = note_fd;
+    for (int i = 0; i < r->nfds; i++)
+        keep[n++] = r->fds[i];
+    if (r->isolated && sandbox_net_fd >= 0)
+        keep[n++] = sandbox_net_fd;
+    if (r->isolated && sandbox_user_fd >= 0)
+        keep[n++] = sandbox_user_fd;
+    if (!r->isolated)
+        sandbox_net_fd = sandbox_user_fd = -1; /* closed below */
+    close_all_but(keep, n);
 }
 
 /* Put the caller's fds 0-2 in place, as they were at the start call. */
@@ -277,14 +289,14 @@ static void prefault(void) {
 
 void standby_run(int note_fd) {
     watch_spawner();
-    /* Only the start socket and the note pipe stay open (and 0-2, which the
-     * request replaces with the caller's). */
-    int keep_hi = note_fd > START_FD ? note_fd : START_FD;
-    int keep_lo = note_fd > START_FD ? START_FD : note_fd;
-    (void)close_range(3, (unsigned int)keep_lo - 1, 0);
-    if (keep_hi > keep_lo + 1)
-        (void)close_range((unsigned int)keep_lo + 1, (unsigned int)keep_hi - 1, 0);
-    (void)close_range((unsigned int)keep_hi + 1, ~0U, 0);
+    /* Only the start socket, the note pipe and the shared namespaces stay
+     * open (and 0-2, which the request replaces with the caller's). */
+    int keep[4] = {START_FD, note_fd}, n = 2;
+    if (sandbox_net_fd >= 0)
+        keep[n++] = sandbox_net_fd;
+    if (sandbox_user_fd >= 0)
+        keep[n++] = sandbox_user_fd;
+    close_all_but(keep, n);
     prefault();
     struct child_req r;
     int rc;

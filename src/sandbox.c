@@ -5,7 +5,8 @@
  *
  * Map:
  *   1. the per-child data directory (made by the child, removed by the spawner)
- *   2. namespaces and maps: as root without a user namespace, otherwise in one
+ *   2. namespaces and maps: as root without a user namespace, otherwise in
+ *      one; the network namespace shared by one spawner's isolated children
  *   3. the read-only view of the file system
  *   4. privileges: the uid, capabilities, no_new_privs
  *   5. Landlock: signals, ptrace, and with isolationUid what may be read
@@ -26,6 +27,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <endian.h>
@@ -159,17 +162,102 @@ static int enter_user_ns(uid_t inner_uid, gid_t inner_gid, char *msg, size_t siz
     return 0;
 }
 
-static int enter_namespaces(char *msg, size_t size) {
+/* `net`: a network namespace of our own too (none was shared). */
+static int enter_namespaces(bool net, char *msg, size_t size) {
     static const struct {
         int flag;
         const char *name;
     } ns[] = {{CLONE_NEWNET, "CLONE_NEWNET"}, {CLONE_NEWNS, "CLONE_NEWNS"},
               {CLONE_NEWIPC, "CLONE_NEWIPC"}, {CLONE_NEWUTS, "CLONE_NEWUTS"}};
     /* One at a time, so a refusal names the namespace refused. */
-    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+    for (size_t i = net ? 0 : 1; i < sizeof ns / sizeof ns[0]; i++)
         if (unshare(ns[i].flag) < 0)
             return refused(msg, size, "isolated mode: unshare(%s) refused", ns[i].name);
     return 0;
+}
+
+/* ---- the shared network namespace ---- */
+
+int sandbox_net_fd = -1, sandbox_user_fd = -1;
+
+/* Its maker: a child of the spawner that creates the namespaces (as
+ * anyone but root, inside a user namespace where our uid is itself),
+ * says 'y' or 'n' on `fd`, and waits to be killed. */
+static __attribute__((noreturn)) void share_helper(int fd) {
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    char ok = 'n', map[64];
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0) {
+        if (uid == 0) {
+            ok = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+        } else if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 &&
+                   write_text("/proc/self/setgroups", "deny") == 0) {
+            snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+            if (write_text("/proc/self/uid_map", map) == 0) {
+                snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+                ok = write_text("/proc/self/gid_map", map) == 0 ? 'y' : 'n';
+            }
+        }
+    }
+    (void)!write(fd, &ok, 1);
+    for (;;)
+        pause();
+}
+
+static int open_ns(pid_t pid, const char *name) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, name);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+void sandbox_share_net(void) {
+    static bool tried;
+    int p[2];
+    if (tried || pipe2(p, O_CLOEXEC) < 0)
+        return;
+    tried = true;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        share_helper(p[1]);
+    }
+    close(p[1]);
+    char ok = 'n';
+    ssize_t n = 0;
+    while (pid > 0 && (n = read(p[0], &ok, 1)) < 0 && errno == EINTR)
+        ;
+    close(p[0]);
+    if (pid < 0)
+        return;
+    if (n == 1 && ok == 'y') {
+        sandbox_net_fd = open_ns(pid, "net");
+        sandbox_user_fd = geteuid() == 0 ? -1 : open_ns(pid, "user");
+        if (sandbox_net_fd < 0 || (geteuid() != 0 && sandbox_user_fd < 0)) {
+            if (sandbox_net_fd >= 0)
+                close(sandbox_net_fd);
+            if (sandbox_user_fd >= 0)
+                close(sandbox_user_fd);
+            sandbox_net_fd = sandbox_user_fd = -1;
+        }
+    }
+    (void)kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* Join the shared network namespace (and, unprivileged, its user
+ * namespace: ours is then made inside it). False if there is none or the
+ * kernel says no: the caller makes a namespace of its own instead. */
+static bool join_shared_net(bool privileged) {
+    bool ok = sandbox_net_fd >= 0 &&
+              (privileged || setns(sandbox_user_fd, CLONE_NEWUSER) == 0) &&
+              setns(sandbox_net_fd, CLONE_NEWNET) == 0;
+    if (sandbox_net_fd >= 0)
+        close(sandbox_net_fd);
+    if (sandbox_user_fd >= 0)
+        close(sandbox_user_fd);
+    sandbox_net_fd = sandbox_user_fd = -1;
+    return ok;
 }
 
 /* ---- 3. the file system ------------------------------------------------------ */
@@ -381,9 +469,10 @@ static int enter(bool own_uid, const char *data, int ruleset, char *msg, size_t 
     gid_t gid = own_uid ? (gid_t)uid : getegid();
     if (privileged && own_uid && chown(data, uid, gid) < 0)
         return refused(msg, size, "isolated mode: cannot hand %s to uid %u", data, (unsigned)uid);
+    bool shared_net = join_shared_net(privileged);
     if (!privileged && enter_user_ns(uid, gid, msg, size) < 0)
         return -1;
-    if (enter_namespaces(msg, size) < 0)
+    if (enter_namespaces(!shared_net, msg, size) < 0)
         return -1;
     /* 3. Read-only everywhere but the data directory. */
     if (read_only_view(data, msg, size) < 0)

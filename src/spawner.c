@@ -156,6 +156,8 @@ static void collect_note(int i) {
             kids[k].slot = note.slot;
             kids[k].isolated = note.isolated != 0;
         }
+        if (note.isolated) /* the standbys forked from now on join it */
+            sandbox_share_net();
         sb->taken = true;
         nready--;
         standby_failures = 0;
@@ -209,6 +211,8 @@ static void serve_start(void) {
     struct child_req r;
     if (request_receive(START_FD, MSG_DONTWAIT, &r) < 0)
         return;
+    if (r.isolated)
+        sandbox_share_net();
     if (nkids == MAX_KIDS) {
         request_report(r.report_fd, NCP_ERR_MAX_CHILD_PROCESSES_REACHED, "spawner: child table full");
     } else {

@@ -164,6 +164,7 @@ static void check_isolated(const char *a) {
     CHECK(ifaces[0] == '\0' || strcmp(ifaces, "lo") == 0);
     CHECK_DENIED(a, "tcp_local");
     CHECK_DENIED(a, "tcp_outside");
+    CHECK_DENIED(a, "tcp_self"); /* loopback is down: nothing to share */
     CHECK_DENIED(a, "unix_parent");
     CHECK_STREQ(value(a, "socketpair"), "ok");
     CHECK_DENIED(a, "write_cwd");
@@ -200,6 +201,7 @@ TEST(normal_mode_is_not_sandboxed) {
     CHECK_STREQ(value(a, "ns_net"), own_ns("net"));
     CHECK_STREQ(value(a, "ns_mnt"), own_ns("mnt"));
     CHECK_STREQ(value(a, "tcp_local"), "ok");
+    CHECK_STREQ(value(a, "tcp_self"), "ok");
     CHECK_STREQ(value(a, "unix_parent"), "ok");
     CHECK_STREQ(value(a, "write_cwd"), "ok");
     CHECK_STREQ(value(a, "write_tmp"), "ok");
@@ -273,6 +275,34 @@ TEST(own_uids_are_distinct) {
     CHECK_DENIED(a, "kill_other");
     CHECK_DENIED(a, "ptrace_other");
     close(in[1]);
+}
+
+/* The isolated children of one parent share one network namespace (once
+ * the spawner has made it; before that each makes its own). It holds
+ * nothing to share: loopback is down and Unix sockets cannot be made. Both
+ * ways of starting: standby children, and a fork per start. */
+static void shared_network(void) {
+    setup();
+    char first[64] = "";
+    int same = 0;
+    for (int i = 0; i < 6; i++) {
+        int32_t pid;
+        char *a = probe_args(true, i % 2 == 1, 0, &pid);
+        check_isolated(a);
+        if (first[0] == '\0' && i >= 3)
+            snprintf(first, sizeof first, "%s", value(a, "ns_net"));
+        else if (first[0] != '\0')
+            same += strcmp(value(a, "ns_net"), first) == 0;
+        free(a);
+    }
+    CHECK_EQ(same, 2);
+}
+
+TEST(isolated_children_share_an_empty_network) { shared_network(); }
+
+TEST(isolated_children_share_an_empty_network_without_standbys) {
+    setenv("OHNCP_STANDBY", "0", 1);
+    shared_network();
 }
 
 /* ---- IPC mode ---- */

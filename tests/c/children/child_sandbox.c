@@ -84,6 +84,22 @@ static int try_connect(const char *ip, int port) {
     return rc;
 }
 
+/* A TCP listener of our own on 127.0.0.1, and a connection to it. */
+static int try_tcp_self(void) {
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int rc = l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0 ||
+                     getsockname(l, (struct sockaddr *)&a, &len) < 0
+                 ? -1
+                 : try_connect("127.0.0.1", ntohs(a.sin_port));
+    int err = errno;
+    if (l >= 0)
+        close(l);
+    errno = err;
+    return rc;
+}
+
 static int try_unix(const char *path) {
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
@@ -171,6 +187,7 @@ static void probe(const char *params, struct out *o) {
     interfaces(o);
     result(o, "tcp_local", try_connect("127.0.0.1", port));
     result(o, "tcp_outside", try_connect("1.1.1.1", 80));
+    result(o, "tcp_self", try_tcp_self());
     result(o, "unix_parent", try_unix(param(params, "unix", v, sizeof v)));
     result(o, "socketpair", try_socketpair());
     result(o, "write_cwd", try_create(param(params, "cwd", v, sizeof v), "probe"));

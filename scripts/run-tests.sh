@@ -136,11 +136,12 @@ unprivileged_isolation() {
     chmod -R o+rX build/ci "$VENV" tests
     (cd build/ci && TMPDIR=$tmp as_nobody ./tests/c/test_isolation) || rc=1
     # The venv's interpreter may live where nobody cannot go (/root/.pyenv).
-    if as_nobody "$VENV/bin/python" -c pass 2>/dev/null; then
+    if as_nobody env HOME="$tmp" "$VENV/bin/pytest" --version >/dev/null 2>&1; then
         TMPDIR=$tmp as_nobody env HOME="$tmp" "$VENV/bin/pytest" -q -p no:cacheprovider \
             --basetemp="$tmp/pytest" tests/test_isolation.py || rc=1
     else
-        echo "run-tests: nobody cannot run $VENV/bin/python: pytest isolation run skipped"
+        echo "run-tests: nobody cannot run $VENV/bin/pytest (its interpreter is out of reach):"
+        echo "           the pytest isolation run is skipped, the C one above ran"
     fi
     rm -rf "$tmp"
     return "$rc"

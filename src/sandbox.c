@@ -22,6 +22,7 @@
 #include "sandbox.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -29,6 +30,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +42,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <endian.h>
-#include <stddef.h>
 
 #include <linux/audit.h>
 #include <linux/capability.h>
@@ -90,7 +89,7 @@ void sandbox_init(void) {
     snprintf(data_root, sizeof data_root, "%s/ohncp-data-%u", tmp, (unsigned)geteuid());
 }
 
-/* Remove `name` under `dirfd`, depth-first, through fds only: openat with
+/* Remove `name` under `parent`, depth-first, through fds only: openat with
  * O_NOFOLLOW never walks a symbolic link a child left behind. */
 static void remove_at(int parent, const char *name, int depth) {
     if (unlinkat(parent, name, 0) == 0 || errno != EISDIR || depth > 64)
@@ -132,6 +131,8 @@ static int make_data_dir(char *path, size_t size, char *msg, size_t msg_size) {
         errno = EPERM;
         return refused(msg, msg_size, "isolated mode: %s is not a directory of ours", data_root);
     }
+    if ((st.st_mode & 0777) != 0711 && chmod(data_root, 0711) < 0) /* a umask took bits */
+        return refused(msg, msg_size, "isolated mode: cannot chmod %s", data_root);
     pid_t pid = getpid();
     snprintf(path, size, "%s/%d", data_root, (int)pid);
     sandbox_remove_data(pid); /* a stale one, left by a spawner that was killed */

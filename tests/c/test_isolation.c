@@ -245,6 +245,7 @@ TEST(isolated_with_own_uid) {
 /* isolationUid: each live child has a uid of its own. */
 TEST(own_uids_are_distinct) {
     setup();
+    register_recorder();
     int in[2];
     CHECK(pipe2(in, O_CLOEXEC) == 0);
     unsigned uids[3];
@@ -274,7 +275,12 @@ TEST(own_uids_are_distinct) {
     CHECK(read_all(p[0], a, sizeof a) > 0);
     CHECK_DENIED(a, "kill_other");
     CHECK_DENIED(a, "ptrace_other");
+    /* the parent can still kill them, whatever their uid */
+    CHECK_EQ(OH_Ability_KillChildProcess(pids[0]), NCP_NO_ERROR);
+    CHECK_EQ(wait_exit(pids[0], 5000), SIGKILL);
     close(in[1]);
+    for (int i = 1; i < 3; i++)
+        CHECK_EQ(wait_exit(pids[i], 5000), 0);
 }
 
 /* The isolated children of one parent share one network namespace (once

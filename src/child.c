@@ -152,13 +152,13 @@ static const char *through_fd(const struct child_req *r, const char *path, char 
 static void *load_library(const struct child_req *r) {
     char buf[PATH_MAX], via[32];
     const char *path = resolve_library(r->lib, buf, sizeof buf);
-    int dir_fd = -1;
+    int lib_fd = -1;
     if (r->isolated && r->own_uid)
-        path = through_fd(r, path, via, sizeof via, &dir_fd);
+        path = through_fd(r, path, via, sizeof via, &lib_fd);
     if (r->isolated)
         isolate(r, path);
     void *h = dlopen(path, RTLD_NOW);
-    sys_close(dir_fd); /* only the loading needed it (spec §3: no stray fds) */
+    sys_close(lib_fd); /* only the loading needed it (spec §3: no stray fds) */
     if (h == NULL)
         fail(r, NCP_ERR_LIB_LOADING_FAILED, "cannot load %s: %s", r->lib, dlerror());
     return h;

@@ -482,3 +482,32 @@ TEST(isolated_process_name) {
     CHECK_STREQ(buf, "com.example.iso:sandboxed_1");
     close(in[1]);
 }
+
+/* The sandbox's own fds (shared namespaces, the library's fd) are gone
+ * before the entry runs (spec §3): 0-2 and the passed fd, nothing else. */
+TEST(isolated_child_sees_exactly_its_fds) {
+    setup();
+    for (int own_uid = 0; own_uid < 2; own_uid++) {
+        for (int round = 0; round < 4; round++) { /* before and after the shared namespace */
+            int p[2];
+            CHECK(pipe2(p, O_CLOEXEC) == 0);
+            NativeChildProcess_Fd out = {.fdName = (char *)"out", .fd = p[1]};
+            NativeChildProcess_Args args = {.fdList = {.head = &out}};
+            Ability_ChildProcessConfigs *c = configs(true, own_uid);
+            int32_t pid;
+            CHECK_EQ(OH_Ability_StartNativeChildProcessWithConfigs(entry_of("Entry_ListFds"), args,
+                                                                   c, &pid),
+                     NCP_NO_ERROR);
+            OH_Ability_DestroyChildProcessConfigs(c);
+            close(p[1]);
+            char buf[512];
+            CHECK(read_all(p[0], buf, sizeof buf) > 0);
+            close(p[0]);
+            *strstr(buf, ";names:") = '\0';
+            int n = 0;
+            for (char *t = strtok(buf + 4, ","); t != NULL; t = strtok(NULL, ","))
+                n++;
+            CHECK_EQ(n, 4);
+        }
+    }
+}

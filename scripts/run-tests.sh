@@ -8,6 +8,8 @@
 #   4. the C tests: build/ci, then build/ci-asan with -DOHNCP_SANITIZE=ON
 #   5. when run as root: the isolation tests again as an unprivileged user
 #      (nobody), C and pytest, since isolated mode takes another path there
+#      (pytest through a system python3 of the venv's version if nobody
+#      cannot reach the venv's own interpreter)
 #
 # Every step runs even if an earlier one failed (except when the install
 # fails); the exit status is non-zero if any step failed.
@@ -136,12 +138,30 @@ unprivileged_isolation() {
     chmod -R o+rX build/ci "$VENV" tests
     (cd build/ci && TMPDIR=$tmp as_nobody ./tests/c/test_isolation) || rc=1
     # The venv's interpreter may live where nobody cannot go (/root/.pyenv).
-    if as_nobody env HOME="$tmp" "$VENV/bin/pytest" --version >/dev/null 2>&1; then
-        TMPDIR=$tmp as_nobody env HOME="$tmp" "$VENV/bin/pytest" -q -p no:cacheprovider \
-            --basetemp="$tmp/pytest" tests/test_isolation.py || rc=1
+    # Then a system python3 of the same version runs the venv's packages
+    # (from $tmp, so the source tree's ohncp does not shadow the installed one).
+    local root=$PWD
+    local py=("$root/$VENV/bin/python")
+    if ! as_nobody "$VENV/bin/python" -c pass >/dev/null 2>&1 ||
+        ! as_nobody env HOME="$tmp" "$VENV/bin/pytest" --version >/dev/null 2>&1; then
+        py=()
+        local version sys_py
+        version=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+        for sys_py in "/usr/bin/python$version" /usr/bin/python3; do
+            if [ -x "$sys_py" ] && as_nobody "$sys_py" -c \
+                "import sys; sys.exit(0 if '%d.%d' % sys.version_info[:2] == '$version' else 1)" \
+                2>/dev/null; then
+                py=(env PYTHONPATH="$("$VENV/bin/python" -c \
+                    'import sysconfig; print(sysconfig.get_paths()["purelib"])')" "$sys_py")
+                break
+            fi
+        done
+    fi
+    if [ "${#py[@]}" -ne 0 ]; then
+        (cd "$tmp" && TMPDIR=$tmp as_nobody env HOME="$tmp" "${py[@]}" -m pytest -q \
+            -p no:cacheprovider --basetemp="$tmp/pytest" "$root/tests/test_isolation.py") || rc=1
     else
-        echo "run-tests: nobody cannot run $VENV/bin/pytest (its interpreter is out of reach):"
-        echo "           the pytest isolation run is skipped, the C one above ran"
+        echo "run-tests: no Python that nobody can run: the pytest isolation run is skipped"
     fi
     rm -rf "$tmp"
     return "$rc"

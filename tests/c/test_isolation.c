@@ -171,6 +171,9 @@ static void check_isolated(const char *a) {
     CHECK_DENIED(a, "write_tmp");
     CHECK_STREQ(value(a, "write_data"), "ok");
     CHECK_STREQ(value(a, "nnp"), "1");
+    CHECK_STREQ(value(a, "caps"), /* inheritable, permitted, effective, ambient */
+                "0000000000000000,0000000000000000,0000000000000000,0000000000000000");
+    CHECK_EQ(atoi(value(a, "securebits")) & 0x3, 0x3); /* NOROOT, locked */
     CHECK_DENIED(a, "kill_parent");
     CHECK_DENIED(a, "kill_other");
     CHECK_STREQ(value(a, "kill_self"), "ok");

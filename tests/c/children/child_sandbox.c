@@ -164,6 +164,22 @@ static void namespaces(struct out *o) {
     }
 }
 
+/* "CapPrm,CapEff,CapInh,CapAmb" from /proc/self/status, and securebits. */
+static void capabilities(struct out *o) {
+    char line[256], caps[128] = "";
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        char name[16], value[32];
+        if (sscanf(line, "Cap%15[A-Za-z]: %31s", name, value) == 2 && strcmp(name, "Bnd") != 0)
+            snprintf(caps + strlen(caps), sizeof caps - strlen(caps), "%s%s", caps[0] ? "," : "",
+                     value);
+    }
+    if (f != NULL)
+        fclose(f);
+    add(o, "caps", "%s", caps);
+    add(o, "securebits", "%d", prctl(PR_GET_SECUREBITS, 0, 0, 0, 0));
+}
+
 static void interfaces(struct out *o) {
     struct if_nameindex *ifs = if_nameindex();
     char list[256] = "";
@@ -185,6 +201,7 @@ static void probe(const char *params, struct out *o) {
     add(o, "nnp", "%d", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
     namespaces(o);
     interfaces(o);
+    capabilities(o);
     result(o, "tcp_local", try_connect("127.0.0.1", port));
     result(o, "tcp_outside", try_connect("1.1.1.1", 80));
     result(o, "tcp_self", try_tcp_self());

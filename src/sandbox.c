@@ -4,7 +4,7 @@
  * app's network, files, IPC objects, host name and privileges behind.
  *
  * Map:
- *   1. the per-child data directory (made by the child, removed by the spawner)
+ *   1. the data directory: a tmpfs of the child's own, on one mount point
  *   2. namespaces and maps: as root without a user namespace, otherwise in
  *      one; the network namespace shared by one spawner's isolated children
  *   3. the read-only view of the file system
@@ -21,7 +21,6 @@
  */
 #include "sandbox.h"
 
-#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +49,7 @@
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
 
-static char data_root[PATH_MAX / 2]; /* "<tmp>/ohncp-data-<euid>", sandbox_init */
+static char data_dir[PATH_MAX / 2]; /* "<tmp>/ohncp-data-<euid>/data", sandbox_init */
 
 /* Print the failed step and errno into msg; always returns -1. */
 static int refused(char *msg, size_t size, const char *fmt, ...)
@@ -85,65 +84,38 @@ static int write_text(const char *path, const char *text) {
 
 void sandbox_init(void) {
     const char *tmp = getenv("TMPDIR");
-    if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > sizeof data_root / 2)
+    if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > sizeof data_dir / 2)
         tmp = "/tmp";
-    snprintf(data_root, sizeof data_root, "%s/ohncp-data-%u", tmp, (unsigned)geteuid());
+    snprintf(data_dir, sizeof data_dir, "%s/ohncp-data-%u/data", tmp, (unsigned)geteuid());
 }
 
-/* Remove `name` under `parent`, depth-first, through fds only: openat with
- * O_NOFOLLOW never walks a symbolic link a child left behind. */
-static void remove_at(int parent, const char *name, int depth) {
-    if (unlinkat(parent, name, 0) == 0 || errno != EISDIR || depth > 64)
-        return;
-    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    DIR *d = fd < 0 ? NULL : fdopendir(fd);
-    if (d == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            remove_at(dirfd(d), e->d_name, depth + 1);
-    closedir(d);
-    (void)unlinkat(parent, name, AT_REMOVEDIR);
-}
-
-void sandbox_remove_data(pid_t pid) {
-    int root = open(data_root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (root < 0)
-        return;
-    char name[16];
-    snprintf(name, sizeof name, "%d", (int)pid);
-    remove_at(root, name, 0);
-    close(root);
-}
-
-/* "<data_root>/<pid>", empty and ours (0700). The root is 0711 so that a
- * child under another uid can reach its own directory but list no other. */
-static int make_data_dir(char *path, size_t size, char *msg, size_t msg_size) {
+/* `dir` exists (made with `mode` if missing), is a directory of ours, not
+ * a symbolic link, and nobody else may write to it. */
+static int own_dir(const char *dir, mode_t mode, char *msg, size_t size) {
     struct stat st;
-    if (mkdir(data_root, 0711) < 0 && errno != EEXIST)
-        return refused(msg, msg_size, "isolated mode: cannot create %s", data_root);
-    if (lstat(data_root, &st) < 0)
-        return refused(msg, msg_size, "isolated mode: cannot inspect %s", data_root);
+    if (mkdir(dir, mode) < 0 && errno != EEXIST)
+        return refused(msg, size, "isolated mode: cannot create %s", dir);
+    if (lstat(dir, &st) < 0)
+        return refused(msg, size, "isolated mode: cannot inspect %s", dir);
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
         errno = EPERM;
-        return refused(msg, msg_size, "isolated mode: %s is not a directory of ours", data_root);
+        return refused(msg, size, "isolated mode: %s is not a directory of ours", dir);
     }
-    if ((st.st_mode & 0777) != 0711 && chmod(data_root, 0711) < 0) /* a umask took bits */
-        return refused(msg, msg_size, "isolated mode: cannot chmod %s", data_root);
-    pid_t pid = getpid();
-    snprintf(path, size, "%s/%d", data_root, (int)pid);
-    if (mkdir(path, 0700) == 0)
-        return 0;
-    if (errno == EEXIST) { /* a stale one, left by a spawner that was killed */
-        sandbox_remove_data(pid);
-        if (mkdir(path, 0700) == 0)
-            return 0;
-    }
-    return refused(msg, msg_size, "isolated mode: cannot create %s", path);
+    if ((st.st_mode & 0777) != mode && chmod(dir, mode) < 0) /* a umask took bits */
+        return refused(msg, size, "isolated mode: cannot chmod %s", dir);
+    return 0;
+}
+
+/* The mount point of every isolated child's data directory; each child
+ * mounts a tmpfs of its own there, in its own mount namespace. Mode 0711:
+ * a child under another uid can pass through, nobody can list. */
+static int make_mount_point(char *msg, size_t size) {
+    char parent[sizeof data_dir];
+    snprintf(parent, sizeof parent, "%s", data_dir);
+    *strrchr(parent, '/') = '\0';
+    if (own_dir(parent, 0711, msg, size) < 0)
+        return -1;
+    return own_dir(data_dir, 0711, msg, size);
 }
 
 /* ---- 2. namespaces ---------------------------------------------------------- */
@@ -268,19 +240,19 @@ static bool join_shared_net(bool privileged) {
 
 /* ---- 3. the file system ------------------------------------------------------ */
 
-/* Everything read-only and nosuid, except the data directory. Our changes
- * stay in our mount namespace (private propagation). */
-static int read_only_view(const char *data, char *msg, size_t size) {
+/* Everything read-only and nosuid; then a new tmpfs, ours alone and gone
+ * with us, as the data directory. Our changes stay in our mount namespace
+ * (private propagation). */
+static int read_only_view(uid_t uid, gid_t gid, char *msg, size_t size) {
     struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID};
-    struct mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
+    char opts[80];
+    snprintf(opts, sizeof opts, "mode=0700,uid=%u,gid=%u", (unsigned)uid, (unsigned)gid);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return refused(msg, size, "isolated mode: making / private refused");
-    if (mount(data, data, NULL, MS_BIND, NULL) < 0)
-        return refused(msg, size, "isolated mode: bind mount of %s refused", data);
     if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) < 0)
         return refused(msg, size, "isolated mode: read-only remount of / refused");
-    if (mount_setattr(AT_FDCWD, data, 0, &rw, sizeof rw) < 0)
-        return refused(msg, size, "isolated mode: making %s writable refused", data);
+    if (mount("tmpfs", data_dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+        return refused(msg, size, "isolated mode: mounting a tmpfs on %s refused", data_dir);
     return 0;
 }
 
@@ -370,15 +342,16 @@ static void allow_list(int ruleset, const char *list, uint64_t rights) {
 }
 
 /* With isolationUid: reading is limited to the system, the library's
- * directory, the library search path and the data directory. */
-static int allow_reads(int ruleset, long abi, const char *lib, const char *data) {
+ * directory and the library search path (and the data directory, whose
+ * rule comes once its tmpfs is mounted). */
+static int allow_reads(int ruleset, long abi, const char *lib) {
     static const char *const system_dirs[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin",
                                               "/sbin", "/etc", "/opt", "/proc", "/sys"};
     for (size_t i = 0; i < sizeof system_dirs / sizeof system_dirs[0]; i++)
         if (allow_path(ruleset, system_dirs[i], SB_FS_READ) < 0)
             return -1;
     uint64_t dev = SB_FS_READ | SB_FS_WRITE_FILE | (abi >= 5 ? SB_FS_IOCTL_DEV : 0);
-    if (allow_path(ruleset, "/dev", dev) < 0 || allow_path(ruleset, data, all_fs_rights(abi)) < 0)
+    if (allow_path(ruleset, "/dev", dev) < 0)
         return -1;
     char real[PATH_MAX];
     if (strchr(lib, '/') != NULL && realpath(lib, real) != NULL) {
@@ -394,8 +367,11 @@ static int allow_reads(int ruleset, long abi, const char *lib, const char *data)
  * changes); rules hold the directories themselves, so they survive the
  * mount namespace. Signals and ptrace (and so /proc/<pid>/mem) will reach
  * no process outside this child's Landlock domain; abstract sockets neither. */
-static int make_ruleset(bool reads, const char *lib, const char *data, char *msg, size_t size) {
+static long landlock_abi;
+
+static int make_ruleset(bool reads, const char *lib, char *msg, size_t size) {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    landlock_abi = abi;
     if (abi < 0)
         return refused(msg, size, "isolated mode: Landlock is not available");
     if (abi < 6) {
@@ -410,7 +386,7 @@ static int make_ruleset(bool reads, const char *lib, const char *data, char *msg
     int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
     if (ruleset < 0)
         return refused(msg, size, "isolated mode: landlock_create_ruleset refused");
-    if (reads && allow_reads(ruleset, abi, lib, data) < 0) {
+    if (reads && allow_reads(ruleset, abi, lib) < 0) {
         refused(msg, size, "isolated mode: landlock_add_rule refused");
         close(ruleset);
         return -1;
@@ -469,24 +445,24 @@ static int forbid_unix_sockets(char *msg, size_t size) {
 
 /* ---- 7. in order --------------------------------------------------------------- */
 
-/* Steps 2-5; `ruleset` is the Landlock ruleset of step 1. */
-static int enter(bool own_uid, const char *data, int ruleset, char *msg, size_t size) {
+/* Steps 2-6; `ruleset` is the Landlock ruleset of step 1. */
+static int enter(bool own_uid, int ruleset, char *msg, size_t size) {
     /* 2. Root keeps its capabilities for the mounts and then takes a real
      * uid of its own; anyone else works inside a user namespace, where the
      * isolated uid is a name for our own (Landlock does the rest). */
     bool privileged = geteuid() == 0;
     uid_t uid = own_uid ? SANDBOX_UID_BASE + (uid_t)getpid() : geteuid();
     gid_t gid = own_uid ? (gid_t)uid : getegid();
-    if (privileged && own_uid && chown(data, uid, gid) < 0)
-        return refused(msg, size, "isolated mode: cannot hand %s to uid %u", data, (unsigned)uid);
     bool shared_net = join_shared_net(privileged);
     if (!privileged && enter_user_ns(uid, gid, msg, size) < 0)
         return -1;
     if (enter_namespaces(!shared_net, msg, size) < 0)
         return -1;
-    /* 3. Read-only everywhere but the data directory. */
-    if (read_only_view(data, msg, size) < 0)
+    /* 3. Read-only everywhere; the data directory is a tmpfs of ours. */
+    if (read_only_view(uid, gid, msg, size) < 0)
         return -1;
+    if (own_uid && allow_path(ruleset, data_dir, all_fs_rights(landlock_abi)) < 0)
+        return refused(msg, size, "isolated mode: landlock_add_rule for %s refused", data_dir);
     /* 4. No capability, no way back (no_new_privs). A new uid made us
      * undumpable; we are our own only user, so dumpable again (core dumps,
      * our own /proc entries). */
@@ -501,17 +477,16 @@ static int enter(bool own_uid, const char *data, int ruleset, char *msg, size_t 
 }
 
 int sandbox_enter(bool own_uid, const char *lib, char *msg, size_t size) {
-    char data[PATH_MAX];
-    /* 1. The data directory and the Landlock rules, while every path can
-     * still be created and opened. */
-    if (make_data_dir(data, sizeof data, msg, size) < 0)
+    /* 1. The data directory's mount point and the Landlock rules, while
+     * every path can still be created and opened. */
+    if (make_mount_point(msg, size) < 0)
         return -1;
-    int ruleset = make_ruleset(own_uid, lib, data, msg, size);
+    int ruleset = make_ruleset(own_uid, lib, msg, size);
     if (ruleset < 0)
         return -1;
-    int rc = enter(own_uid, data, ruleset, msg, size);
+    int rc = enter(own_uid, ruleset, msg, size);
     close(ruleset);
-    if (rc == 0 && setenv("OHNCP_DATA_DIR", data, 1) < 0)
+    if (rc == 0 && setenv("OHNCP_DATA_DIR", data_dir, 1) < 0)
         rc = refused(msg, size, "isolated mode: setenv");
     return rc;
 }

@@ -11,8 +11,10 @@
  * pid_max is at most 2^22, so the range is [1000000000, 1004194304]. */
 #define SANDBOX_UID_BASE 1000000000u
 
-/* Where the per-child data directories live: "${TMPDIR:-/tmp}/ohncp-data-<euid>".
- * Called once by the spawner at start-up; children inherit the result. */
+/* Where isolated children's data directories are mounted:
+ * "${TMPDIR:-/tmp}/ohncp-data-<euid>/data". Each child mounts a tmpfs of
+ * its own there, in its own mount namespace, so nothing is left to clean
+ * up. Called once by the spawner at start-up; children inherit the result. */
 void sandbox_init(void);
 
 /* A network namespace shared by the isolated children of one spawner:
@@ -25,10 +27,6 @@ extern int sandbox_net_fd, sandbox_user_fd;
  * the fds stay -1 and each isolated child makes its own namespace (or
  * reports the refusal). */
 void sandbox_share_net(void);
-
-/* Remove the data directory of the child `pid` (the spawner, after it reaped
- * an isolated child). Never follows a symbolic link. */
-void sandbox_remove_data(pid_t pid);
 
 /* Turn the calling process (a fresh child of the spawner, single-threaded,
  * its fds already in place) into an isolated child. `lib` is the path the

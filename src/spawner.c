@@ -59,7 +59,6 @@ struct rlimit spawner_orig_nofile;
 static struct kid {
     pid_t pid;
     uint32_t slot; /* NO_SLOT: the standby, not yet a child */
-    bool isolated; /* it has a data directory to remove once reaped */
 } kids[MAX_KIDS];
 static int nkids;
 
@@ -138,7 +137,7 @@ static void make_standbys(void) {
         }
         standbys[i] = (struct standby){pid, note[0], false};
         nready++;
-        kids[nkids++] = (struct kid){pid, NO_SLOT, false};
+        kids[nkids++] = (struct kid){pid, NO_SLOT};
     }
 }
 
@@ -152,10 +151,8 @@ static void collect_note(int i) {
     ssize_t n = sys_read(sb->note_fd, &note, sizeof note);
     if (n == (ssize_t)sizeof note && !sb->taken) {
         int k = find_kid(sb->pid);
-        if (k >= 0) {
+        if (k >= 0)
             kids[k].slot = note.slot;
-            kids[k].isolated = note.isolated != 0;
-        }
         if (note.isolated) /* the standbys forked from now on join it */
             sandbox_share_net();
         sb->taken = true;
@@ -196,8 +193,6 @@ static void reap(int sigfd) {
         int i = find_kid(pid);
         if (i < 0)
             continue;
-        if (kids[i].isolated)
-            sandbox_remove_data(pid);
         if (kids[i].slot != NO_SLOT)
             queue_exit(kids[i].slot, pid, st);
         kids[i] = kids[--nkids];
@@ -224,7 +219,7 @@ static void serve_start(void) {
         if (pid < 0)
             request_report(r.report_fd, NCP_ERR_INTERNAL, strerror(errno));
         else
-            kids[nkids++] = (struct kid){pid, r.slot, r.isolated};
+            kids[nkids++] = (struct kid){pid, r.slot};
     }
     request_close_fds(&r);
     request_free(&r);

@@ -46,7 +46,7 @@ void request_free(struct child_req *r);
 /* The note a standby writes to the spawner when it takes a request. */
 struct standby_note {
     uint32_t slot;
-    uint32_t isolated; /* its data directory goes once it is reaped */
+    uint32_t isolated; /* an isolated start: the spawner shares a network namespace */
 };
 
 /* The spawner's writable private mappings, which standbys prefault. */

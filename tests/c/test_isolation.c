@@ -227,12 +227,20 @@ TEST(isolated_args_mode) {
     char *a = probe_args(true, false, other, &pid);
     check_isolated(a);
     CHECK_EQ(strtoul(value(a, "uid"), NULL, 10), getuid()); /* no isolationUid: the app's */
-    /* the data directory is private, and gone once the child is */
-    char data[512];
-    snprintf(data, sizeof data, "%s", value(a, "data_dir"));
-    CHECK(data[0] == '/');
+    /* the data directory is the child's own: what it left there is not
+     * under that path for anyone else, and goes with the child */
+    char want[512], left[600];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(want, sizeof want, "%s/ohncp-data-%u/data", tmp != NULL ? tmp : "/tmp",
+             (unsigned)geteuid());
+    CHECK_STREQ(value(a, "data_dir"), want);
+    snprintf(left, sizeof left, "%s/left-behind", want);
+    CHECK(access(left, F_OK) < 0 && errno == ENOENT);
     CHECK_EQ(wait_exit(pid, 5000), 0);
-    CHECK(access(data, F_OK) < 0 && errno == ENOENT);
+    free(a);
+    /* a second child starts with an empty one */
+    a = probe_args(true, false, other, &pid);
+    CHECK_STREQ(value(a, "data_entries"), "0");
     free(a);
 }
 

@@ -13,6 +13,7 @@
  * IPC mode: code 1 takes the string and replies the answer; code 3 ends
  * MainProc. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -211,6 +212,13 @@ static void probe(const char *params, struct out *o) {
     result(o, "write_tmp", try_create("/tmp", "ohncp-probe"));
     const char *data = getenv("OHNCP_DATA_DIR");
     add(o, "data_dir", "%s", data != NULL ? data : "");
+    int entries = 0;
+    DIR *d = data != NULL ? opendir(data) : NULL;
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+        entries += e->d_name[0] != '.';
+    if (d != NULL)
+        closedir(d);
+    add(o, "data_entries", "%d", entries);
     result(o, "write_data", data != NULL ? try_create(data, "probe") : (errno = ENOENT, -1));
     if (data != NULL) { /* left behind on purpose: the spawner removes it */
         char path[1024];

@@ -189,11 +189,11 @@ static int open_ns(pid_t pid, const char *name) {
 }
 
 void sandbox_share_net(void) {
-    static bool tried;
+    static int attempts; /* a failure may be passing (memory, limits): 3 tries */
     int p[2];
-    if (tried || pipe2(p, O_CLOEXEC) < 0)
+    if (sandbox_net_fd >= 0 || attempts >= 3 || pipe2(p, O_CLOEXEC) < 0)
         return;
-    tried = true;
+    attempts++;
     pid_t pid = fork();
     if (pid == 0) {
         close(p[0]);

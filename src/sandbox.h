@@ -23,9 +23,9 @@ void sandbox_init(void);
  * Inherited by forked children; child.c keeps them only for isolated ones. */
 extern int sandbox_net_fd, sandbox_user_fd;
 
-/* In the spawner, once, when it first sees an isolated start. On failure
- * the fds stay -1 and each isolated child makes its own namespace (or
- * reports the refusal). */
+/* In the spawner, when it sees an isolated start and has none yet (at
+ * most 3 tries). On failure the fds stay -1 and each isolated child makes
+ * its own namespace (or reports the refusal). */
 void sandbox_share_net(void);
 
 /* Turn the calling process (a fresh child of the spawner, single-threaded,

@@ -220,7 +220,7 @@ static void probe(const char *params, struct out *o) {
         closedir(d);
     add(o, "data_entries", "%d", entries);
     result(o, "write_data", data != NULL ? try_create(data, "probe") : (errno = ENOENT, -1));
-    if (data != NULL) { /* left behind on purpose: the spawner removes it */
+    if (data != NULL) { /* left behind on purpose: the parent must not see it */
         char path[1024];
         snprintf(path, sizeof path, "%s/left-behind", data);
         int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);

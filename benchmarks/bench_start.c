@@ -9,6 +9,8 @@
  *             child)
  *   spawn     posix_spawn of a dynamically linked launcher that dlopens
  *             the library
+ *   isolated  the ohncp C API in isolated mode, without and with
+ *             isolationUid (the sandbox of src/sandbox.c)
  * plus the time to have 512 children alive and the latency from
  * OH_Ability_KillChildProcess to the exit callback.
  * Output: one JSON object per line (run_start.py reads them).
@@ -80,13 +82,24 @@ static void wait_exits(int n) {
     pthread_mutex_unlock(&mu);
 }
 
+/* 0: normal mode; 1: isolated; 2: isolated with isolationUid. */
+static int isolation;
+
 static int start(const char *sym, int fd, int32_t *pid) {
     NativeChildProcess_Fd node = {.fdName = (char *)"out", .fd = fd};
     NativeChildProcess_Args args = {.fdList = {.head = &node}};
-    NativeChildProcess_Options opts = {0};
     char entry[512];
     snprintf(entry, sizeof entry, "%s:%s", LIB, sym);
-    return OH_Ability_StartNativeChildProcess(entry, args, opts, pid);
+    if (isolation == 0) {
+        NativeChildProcess_Options opts = {0};
+        return OH_Ability_StartNativeChildProcess(entry, args, opts, pid);
+    }
+    Ability_ChildProcessConfigs *c = OH_Ability_CreateChildProcessConfigs();
+    OH_Ability_ChildProcessConfigs_SetIsolationMode(c, NCP_ISOLATION_MODE_ISOLATED);
+    OH_Ability_ChildProcessConfigs_SetIsolationUid(c, isolation == 2);
+    int rc = OH_Ability_StartNativeChildProcessWithConfigs(entry, args, c, pid);
+    OH_Ability_DestroyChildProcessConfigs(c);
+    return rc;
 }
 
 /* gap_us: idle time between starts (0: back to back, after the exit). */
@@ -267,6 +280,11 @@ int main(int argc, char **argv) {
     bench_template(n / 2, sv[0], 2000, "fork from template, library preloaded, 2 ms apart");
     bench_ohncp(n / 2, 2000, "ohncp C API, 2 ms apart");
     bench_spawn(n / 2);
+    isolation = 1;
+    bench_ohncp(n / 2, 0, "ohncp C API, isolated");
+    isolation = 2;
+    bench_ohncp(n / 2, 0, "ohncp C API, isolated + isolationUid");
+    isolation = 0;
     bench_many();
     bench_kill_to_callback(n / 5);
     close(sv[0]);

@@ -32,7 +32,7 @@ target_link_libraries(child_process PRIVATE ipc_capi Threads::Threads ${CMAKE_DL
 # The spawner: started once per parent process, forks every child. It links
 # both runtime libraries so a child's dlopen finds them already loaded, and
 # exports one symbol through which libchild_process.so learns it is in a child.
-add_executable(ohncp-spawner src/spawner.c src/child.c src/request.c src/sys.c)
+add_executable(ohncp-spawner src/spawner.c src/child.c src/request.c src/sandbox.c src/sys.c)
 target_include_directories(ohncp-spawner PRIVATE ${OHNCP_INCLUDE_DIR} src)
 # --no-as-needed: the spawner calls nothing in them, but they must be
 # loaded before a child dlopens a library that needs them.

@@ -668,8 +668,13 @@ def connect(
         timeout: seconds to wait for the child to connect; ``None`` leaves
             it to the runtime's own start timeout (``OHNCP_START_TIMEOUT_MS``,
             10 s by default), which always ends the wait.
-        isolation: ``"isolated"`` runs the child in its own namespaces.
-        isolation_uid: also run an isolated child under a uid of its own.
+        isolation: ``"isolated"`` runs the child in a sandbox: no network,
+            a read-only file system but for its own data directory, no
+            signals or ptrace to other processes (README, "Security model").
+            Where the kernel refuses it: NotSupportedError, never a start
+            without it.
+        isolation_uid: also run an isolated child under a uid of its own
+            (1000000000 + its pid).
         process_name: names the child (1..64 of ``[A-Za-z0-9_]``).
 
     Returns:

@@ -9,6 +9,10 @@
 #   5. the C runtime and C tests built with musl-gcc (build/ci-musl) and with
 #      clang -Werror (build/ci-clang), run natively; the compilers come from
 #      scripts/install-cross-deps.sh ci (the other targets: test-targets.sh)
+#   6. when run as root: the isolation tests again as an unprivileged user
+#      (nobody), C and pytest, since isolated mode takes another path there
+#      (pytest through a system python3 of the venv's version if nobody
+#      cannot reach the venv's own interpreter)
 #
 # Every step runs even if an earlier one failed (except when the install
 # fails); the exit status is non-zero if any step failed.
@@ -139,6 +143,59 @@ clang_tests() {
 }
 run_step "C tests with musl libc (build/ci-musl)" musl_tests || true
 run_step "C tests with clang (build/ci-clang)" clang_tests || true
+
+# ---- 6. isolation as an unprivileged user --------------------------------------------
+# Isolated mode works differently as root (namespaces, then a real uid of
+# its own) and as anyone else (a user namespace, Landlock): both must hold.
+NOBODY_UID=65534
+as_nobody() {
+    setpriv --reuid="$NOBODY_UID" --regid="$NOBODY_UID" --clear-groups "$@"
+}
+unprivileged_isolation() {
+    local tmp rc=0
+    tmp=$(mktemp -d)
+    chown "$NOBODY_UID:$NOBODY_UID" "$tmp"
+    # nobody must read and run what was built, and have a TMPDIR of its own
+    chmod -R o+rX build/ci "$VENV" tests
+    (cd build/ci && TMPDIR=$tmp as_nobody ./tests/c/test_isolation) || rc=1
+    # The venv's interpreter may live where nobody cannot go (/root/.pyenv).
+    # Then a system python3 of the same version runs the venv's packages
+    # (from $tmp, so the source tree's ohncp does not shadow the installed one).
+    local root=$PWD
+    local py=("$root/$VENV/bin/python")
+    if ! as_nobody "$VENV/bin/python" -c pass >/dev/null 2>&1 ||
+        ! as_nobody env HOME="$tmp" "$VENV/bin/pytest" --version >/dev/null 2>&1; then
+        py=()
+        local version sys_py
+        version=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+        for sys_py in "/usr/bin/python$version" /usr/bin/python3; do
+            if [ -x "$sys_py" ] && as_nobody "$sys_py" -c \
+                "import sys; sys.exit(0 if '%d.%d' % sys.version_info[:2] == '$version' else 1)" \
+                2>/dev/null; then
+                py=(env PYTHONPATH="$("$VENV/bin/python" -c \
+                    'import sysconfig; print(sysconfig.get_paths()["purelib"])')" "$sys_py")
+                break
+            fi
+        done
+    fi
+    if [ "${#py[@]}" -ne 0 ]; then
+        (cd "$tmp" && TMPDIR=$tmp as_nobody env HOME="$tmp" "${py[@]}" -m pytest -q \
+            -p no:cacheprovider --basetemp="$tmp/pytest" "$root/tests/test_isolation.py") || rc=1
+    else
+        echo "run-tests: no Python that nobody can run: the pytest isolation run is skipped"
+    fi
+    rm -rf "$tmp"
+    return "$rc"
+}
+if [ "$(id -u)" -ne 0 ]; then
+    echo
+    echo "run-tests: not root, so step 6 is skipped: every run above was unprivileged already"
+elif ! command -v setpriv >/dev/null 2>&1; then
+    echo
+    echo "run-tests: setpriv (util-linux) is missing: the unprivileged isolation run is skipped"
+else
+    run_step "isolation tests as nobody" unprivileged_isolation || true
+fi
 
 # ---- result ------------------------------------------------------------------------
 echo

@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 #include "ipc_bridge.h"
+#include "sandbox.h"
 #include "spawner.h"
 
 #include <dlfcn.h>
@@ -62,18 +63,8 @@ static int cmp_int(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Keep 0-2, the report pipe, the note pipe, the IPC channel and the passed
- * fds; close everything else. */
-static void close_others(const struct child_req *r, int note_fd) {
-    int keep[PROTO_MAX_FDS + 5], n = 0;
-    keep[n++] = 2;
-    keep[n++] = r->report_fd;
-    if (r->channel_fd >= 0)
-        keep[n++] = r->channel_fd;
-    if (note_fd >= 0)
-        keep[n++] = note_fd;
-    for (int i = 0; i < r->nfds; i++)
-        keep[n++] = r->fds[i];
+/* Close every fd from 3 up but the `n` in `keep` (which it sorts). */
+static void close_all_but(int *keep, int n) {
     qsort(keep, (size_t)n, sizeof keep[0], cmp_int);
     unsigned int next = 3;
     for (int i = 0; i < n; i++) {
@@ -83,6 +74,28 @@ static void close_others(const struct child_req *r, int note_fd) {
             next = (unsigned int)keep[i] + 1;
     }
     (void)sys_close_range(next, ~0U);
+}
+
+/* Keep 0-2, the report pipe, the note pipe, the IPC channel and the passed
+ * fds, and for an isolated child the shared namespaces (sandbox.c closes
+ * them); close everything else. */
+static void close_others(const struct child_req *r, int note_fd) {
+    int keep[PROTO_MAX_FDS + 7], n = 0;
+    keep[n++] = 2;
+    keep[n++] = r->report_fd;
+    if (r->channel_fd >= 0)
+        keep[n++] = r->channel_fd;
+    if (note_fd >= 0)
+        keep[n++] = note_fd;
+    for (int i = 0; i < r->nfds; i++)
+        keep[n++] = r->fds[i];
+    if (r->isolated && sandbox_net_fd >= 0)
+        keep[n++] = sandbox_net_fd;
+    if (r->isolated && sandbox_user_fd >= 0)
+        keep[n++] = sandbox_user_fd;
+    if (!r->isolated)
+        sandbox_net_fd = sandbox_user_fd = -1; /* closed below */
+    close_all_but(keep, n);
 }
 
 /* Put the caller's fds 0-2 in place, as they were at the start call. */
@@ -112,10 +125,45 @@ static const char *resolve_library(const char *lib, char *buf, size_t size) {
     return lib;
 }
 
+/* Isolated mode (spec §5): the sandbox closes before any code of the
+ * user's runs, so its constructors run sandboxed too. `lib` is where the
+ * library will be loaded from. The sandbox may change our credentials,
+ * which clears the parent-death signal: it is armed again. */
+static void isolate(const struct child_req *r, const char *lib) {
+    char msg[sizeof ((struct proto_report *)0)->msg];
+    if (sandbox_enter(r->own_uid, lib, msg, sizeof msg) < 0)
+        fail(r, NCP_ERR_NOT_SUPPORTED, "%s", msg);
+    watch_spawner();
+}
+
+/* With isolationUid the child's uid may not read the library's directory
+ * (pytest's and many home directories are 0700). The library file is
+ * opened now, with the caller's rights, and loaded through that fd. Its
+ * $ORIGIN is then /proc/self/fd: dependencies must be found by name
+ * (README, "Security model"). Returns the path to load; *ret_fd to close. */
+static const char *through_fd(const struct child_req *r, const char *path, char *buf,
+                              size_t size, int *ret_fd) {
+    if (strchr(path, '/') == NULL)
+        return path; /* the dynamic linker's search: system directories */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(r, NCP_ERR_LIB_LOADING_FAILED, "cannot load %s: %s", r->lib, strerror(errno));
+    snprintf(buf, size, "/proc/self/fd/%d", fd);
+    *ret_fd = fd;
+    return buf;
+}
+
+/* Resolve the library's path, enter the sandbox if isolated, then load. */
 static void *load_library(const struct child_req *r) {
-    char buf[PATH_MAX];
+    char buf[PATH_MAX], via[32];
     const char *path = resolve_library(r->lib, buf, sizeof buf);
+    int lib_fd = -1;
+    if (r->isolated && r->own_uid)
+        path = through_fd(r, path, via, sizeof via, &lib_fd);
+    if (r->isolated)
+        isolate(r, path);
     void *h = dlopen(path, RTLD_NOW);
+    sys_close(lib_fd); /* only the loading needed it (spec §3: no stray fds) */
     if (h == NULL)
         fail(r, NCP_ERR_LIB_LOADING_FAILED, "cannot load %s: %s", r->lib, dlerror());
     return h;
@@ -246,14 +294,14 @@ static void prefault(void) {
 
 void standby_run(int note_fd) {
     watch_spawner();
-    /* Only the start socket and the note pipe stay open (and 0-2, which the
-     * request replaces with the caller's). */
-    int keep_hi = note_fd > START_FD ? note_fd : START_FD;
-    int keep_lo = note_fd > START_FD ? START_FD : note_fd;
-    (void)sys_close_range(3, (unsigned int)keep_lo - 1);
-    if (keep_hi > keep_lo + 1)
-        (void)sys_close_range((unsigned int)keep_lo + 1, (unsigned int)keep_hi - 1);
-    (void)sys_close_range((unsigned int)keep_hi + 1, ~0U);
+    /* Only the start socket, the note pipe and the shared namespaces stay
+     * open (and 0-2, which the request replaces with the caller's). */
+    int keep[4] = {START_FD, note_fd}, n = 2;
+    if (sandbox_net_fd >= 0)
+        keep[n++] = sandbox_net_fd;
+    if (sandbox_user_fd >= 0)
+        keep[n++] = sandbox_user_fd;
+    close_all_but(keep, n);
     prefault();
     struct child_req r;
     int rc;
@@ -262,7 +310,7 @@ void standby_run(int note_fd) {
     while (rc == -EINVAL);
     if (rc < 0)
         _exit(0); /* EOF: the parent is gone */
-    struct standby_note note = {.slot = r.slot};
+    struct standby_note note = {.slot = r.slot, .isolated = r.isolated};
     (void)sys_write_all(note_fd, &note, sizeof note);
     child_run(&r, note_fd);
 }

@@ -239,10 +239,9 @@ static int prepare_start(const char *entry, const NativeChildProcess_Args *args,
 
 /* ---- 5. start, kill, callbacks, support query ----------------------------- */
 
+/* Isolated mode is set up by the child itself (sandbox.c); where the
+ * kernel refuses a step, the child's report makes this NCP_ERR_NOT_SUPPORTED. */
 static int start_validated(struct ncp_start_req *req, int32_t *pid) {
-    if (req->isolation_mode == NCP_ISOLATION_MODE_ISOLATED)
-        return ncp_fail(NCP_ERR_NOT_SUPPORTED,
-                        "isolated mode is not available in this build of the host runtime");
     return runtime_start(req, pid);
 }
 
@@ -339,9 +338,6 @@ static int create_child(const char *libName, Ability_ChildProcessConfigs *config
         req.isolation_uid = configs->isolation_uid;
         req.process_name = configs->has_name ? configs->name : NULL;
     }
-    if (req.isolation_mode == NCP_ISOLATION_MODE_ISOLATED)
-        return ncp_fail(NCP_ERR_NOT_SUPPORTED,
-                        "isolated mode is not available in this build of the host runtime");
     return runtime_create(&req, cb);
 }
 

@@ -29,6 +29,8 @@ enum proto_type {
 
 #define PROTO_F_MEMFD 1u /* payload is in a memfd, not inline */
 #define PROTO_F_IPC 2u   /* IPC mode: `sym` is empty, a channel fd comes along */
+#define PROTO_F_ISOLATED 4u /* isolated mode (sandbox.c) */
+#define PROTO_F_OWN_UID 8u  /* isolated, under a uid of its own (isolationUid) */
 
 /* SCM_RIGHTS order: report pipe (write end), cwd (O_PATH), the caller's
  * fds 0, 1, 2 that are open (bits 0-2 of std_mask), [memfd], [IPC channel],

@@ -66,6 +66,8 @@ static int assign_fds(const struct proto_start *h, struct child_req *r, const in
     *memfd = h->flags & PROTO_F_MEMFD ? fds[k++] : -1;
     r->ipc = h->flags & PROTO_F_IPC;
     r->channel_fd = r->ipc ? fds[k++] : -1;
+    r->isolated = h->flags & PROTO_F_ISOLATED;
+    r->own_uid = r->isolated && (h->flags & PROTO_F_OWN_UID);
     r->nfds = (int)h->nfds;
     for (int i = 0; i < r->nfds; i++)
         r->fds[i] = fds[k++];

@@ -620,6 +620,19 @@ static void send_kill(int slot, pid_t pid) {
     (void)sys_sendmsg(rt.ctl_fd, &msg, 0);
 }
 
+/* A refused sandbox is worth a line on stderr even without OHNCP_DEBUG
+ * (behaviour.md §5: never a silent refusal); once per process, the
+ * rest go to the debug log and OH_Ohncp_GetLastErrorMessage. */
+static void log_refusal(int code, const char *msg) {
+    static int said;
+    if (code != NCP_ERR_NOT_SUPPORTED)
+        return;
+    if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED) == 0)
+        fprintf(stderr, "ohncp[%d]: %s\n", (int)getpid(), msg);
+    else
+        ncp_debug("%s", msg);
+}
+
 /* Wait for the one report the child (or the spawner) writes. */
 static int await_report(int report_r, int slot, int32_t *ret_pid) {
     struct proto_report rep;
@@ -639,8 +652,10 @@ static int await_report(int report_r, int slot, int32_t *ret_pid) {
         return ncp_fail(NCP_ERR_LIB_LOADING_FAILED, "the child died while loading the library");
     }
     rep.msg[sizeof rep.msg - 1] = '\0';
-    if (rep.code != NCP_NO_ERROR)
+    if (rep.code != NCP_NO_ERROR) {
+        log_refusal(rep.code, rep.msg);
         return ncp_fail(rep.code, "%s", rep.msg);
+    }
     *ret_pid = rep.pid;
     return NCP_NO_ERROR;
 }
@@ -648,8 +663,11 @@ static int await_report(int report_r, int slot, int32_t *ret_pid) {
 /* Reserve a slot and send START. On NCP_NO_ERROR: *ret_slot, and in
  * *ret_report the read end of the report pipe. */
 static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_report) {
-    struct request r = {.hdr = {.type = PROTO_START, .flags = req->ipc ? PROTO_F_IPC : 0},
-                        .memfd = -1};
+    uint32_t flags = (req->ipc ? PROTO_F_IPC : 0) |
+                     (req->isolation_mode == NCP_ISOLATION_MODE_ISOLATED
+                          ? PROTO_F_ISOLATED | (req->isolation_uid ? PROTO_F_OWN_UID : 0)
+                          : 0);
+    struct request r = {.hdr = {.type = PROTO_START, .flags = flags}, .memfd = -1};
     int pipefd[2] = {-1, -1}, slot = -1;
     pthread_mutex_lock(&rt.lock);
     int rc = ensure_up();
@@ -757,6 +775,7 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
         finish_ipc(p, p->loaded ? NCP_ERR_CONNECTION_FAILED : NCP_ERR_LIB_LOADING_FAILED, NULL);
     } else if (rep.code != NCP_NO_ERROR) {
         rep.msg[sizeof rep.msg - 1] = '\0';
+        log_refusal(rep.code, rep.msg);
         ncp_debug("IPC start of slot %d failed: %s", p->slot, rep.msg);
         finish_ipc(p, rep.code, NULL);
     } else if (!p->loaded) {

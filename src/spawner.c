@@ -24,6 +24,7 @@
  * socket) and take the children with us.
  */
 #include "internal.h"
+#include "sandbox.h"
 #include "spawner.h"
 
 #include <errno.h>
@@ -152,6 +153,8 @@ static void collect_note(int i) {
         int k = find_kid(sb->pid);
         if (k >= 0)
             kids[k].slot = note.slot;
+        if (note.isolated) /* the standbys forked from now on join it */
+            sandbox_share_net();
         sb->taken = true;
         nready--;
         standby_failures = 0;
@@ -203,6 +206,8 @@ static void serve_start(void) {
     struct child_req r;
     if (request_receive(START_FD, MSG_DONTWAIT, &r) < 0)
         return;
+    if (r.isolated)
+        sandbox_share_net();
     if (nkids == MAX_KIDS) {
         request_report(r.report_fd, NCP_ERR_MAX_CHILD_PROCESSES_REACHED, "spawner: child table full");
     } else {
@@ -307,6 +312,7 @@ static int setup(int argc, char **argv, sigset_t *mask) {
     const char *pool = getenv("OHNCP_STANDBY"); /* 0 forks per request */
     if (pool != NULL && *pool >= '0' && *pool < '0' + STANDBY_POOL && pool[1] == '\0')
         standby_pool = *pool - '0';
+    sandbox_init();
     free(malloc(1)); /* the heap exists before its range is noted */
     map_ranges();
     sigemptyset(mask);

@@ -22,6 +22,8 @@ struct child_req {
     int fds[PROTO_MAX_FDS];
     bool ipc;       /* IPC mode: OnConnect/MainProc instead of `sym` */
     int channel_fd; /* IPC mode: our end of the channel to the parent */
+    bool isolated;  /* isolated mode: sandbox_enter before loading */
+    bool own_uid;   /* ... with isolationUid */
 };
 
 /* ---- request.c ---- */
@@ -44,6 +46,7 @@ void request_free(struct child_req *r);
 /* The note a standby writes to the spawner when it takes a request. */
 struct standby_note {
     uint32_t slot;
+    uint32_t isolated; /* an isolated start: the spawner shares a network namespace */
 };
 
 /* The spawner's writable private mappings, which standbys prefault. */

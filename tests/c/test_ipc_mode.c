@@ -106,11 +106,6 @@ TEST(create_validation) {
     CHECK_EQ(OH_Ability_CreateNativeChildProcess(IPC_LIB("child_ipc"), NULL), NCP_ERR_INVALID_PARAM);
     CHECK_EQ(OH_Ability_CreateNativeChildProcessWithConfigs(IPC_LIB("child_ipc"), NULL, on_started),
              NCP_ERR_INVALID_PARAM);
-    Ability_ChildProcessConfigs *c = OH_Ability_CreateChildProcessConfigs();
-    OH_Ability_ChildProcessConfigs_SetIsolationMode(c, NCP_ISOLATION_MODE_ISOLATED);
-    CHECK_EQ(OH_Ability_CreateNativeChildProcessWithConfigs(IPC_LIB("child_ipc"), c, on_started),
-             NCP_ERR_NOT_SUPPORTED);
-    OH_Ability_DestroyChildProcessConfigs(c);
     setenv("OHNCP_MULTI_PROCESS", "0", 1);
     CHECK_EQ(OH_Ability_CreateNativeChildProcess(IPC_LIB("child_ipc"), on_started),
              NCP_ERR_MULTI_PROCESS_DISABLED);

@@ -108,13 +108,15 @@ TEST(configs_validation) {
     CHECK_EQ(OH_Ability_ChildProcessConfigs_SetProcessName(NULL, "ok"), NCP_ERR_INVALID_PARAM);
     CHECK_EQ(OH_Ability_ChildProcessConfigs_SetProcessName(c, n64), NCP_NO_ERROR);
     CHECK_EQ(OH_Ability_ChildProcessConfigs_SetProcessName(c, "Az_09"), NCP_NO_ERROR);
+    CHECK_EQ(OH_Ability_ChildProcessConfigs_SetProcessName(c, "a"), NCP_NO_ERROR); /* 1 byte */
     int32_t pid = 0;
     NativeChildProcess_Args args = {0};
     CHECK_EQ(OH_Ability_StartNativeChildProcessWithConfigs(entry_of("Entry_Echo"), args, NULL, &pid),
              NCP_ERR_INVALID_PARAM);
-    /* isolated mode is refused, never run unisolated */
+    /* isolated mode and isolationUid start here (test_isolation.c checks
+     * the sandbox, and the refusal where the kernel says no) */
     CHECK_EQ(OH_Ability_StartNativeChildProcessWithConfigs(entry_of("Entry_Echo"), args, c, &pid),
-             NCP_ERR_NOT_SUPPORTED);
+             NCP_NO_ERROR);
     CHECK_EQ(OH_Ability_DestroyChildProcessConfigs(c), NCP_NO_ERROR);
 }
 
@@ -486,4 +488,65 @@ TEST(internal_error_when_out_of_fds) {
     CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
     CHECK_EQ(count_fds(), before); /* nothing half-made stays open */
     CHECK_EQ(start_child("Entry_Echo", "", -1, &pid), NCP_NO_ERROR);
+}
+
+/* What others see (spec §5): the full "{bundle}:{name}" in
+ * /proc/<pid>/cmdline, its first 15 bytes in comm; the default name counts
+ * up per parent; the bundle defaults to the program's name. */
+static void names_of(int32_t pid, char *cmdline, size_t cmd_size, char *comm, size_t comm_size) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    size_t n = fread(cmdline, 1, cmd_size - 1, f);
+    cmdline[n] = '\0';
+    fclose(f);
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    f = fopen(path, "r");
+    CHECK(f != NULL && fgets(comm, (int)comm_size, f) != NULL);
+    comm[strcspn(comm, "\n")] = '\0';
+    fclose(f);
+}
+
+TEST(process_names_seen_from_outside) {
+    unsetenv("OHNCP_BUNDLE_NAME");
+    int p[2];
+    CHECK(pipe(p) == 0);
+    int32_t pids[2];
+    char cmd[2][512], comm[64], want[512];
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(start_child("Entry_Block", "", p[1], &pids[i]), NCP_NO_ERROR);
+        char c;
+        CHECK_EQ(read(p[0], &c, 1), 1);
+        names_of(pids[i], cmd[i], sizeof cmd[i], comm, sizeof comm);
+        snprintf(want, sizeof want, "%s:Native_child_basic", program_invocation_short_name);
+        CHECK(strncmp(cmd[i], want, strlen(want)) == 0);
+        CHECK_EQ(strlen(comm), 15);
+        CHECK(strncmp(comm, cmd[i], 15) == 0);
+    }
+    /* the counter: N, then N + 1 */
+    size_t prefix = strlen(want);
+    CHECK_EQ(strtoul(cmd[1] + prefix, NULL, 10), strtoul(cmd[0] + prefix, NULL, 10) + 1);
+    /* a configured name, 64 bytes, in full */
+    setenv("OHNCP_BUNDLE_NAME", "b", 1);
+    char name[65];
+    memset(name, 'Z', 64);
+    name[64] = '\0';
+    Ability_ChildProcessConfigs *c = OH_Ability_CreateChildProcessConfigs();
+    CHECK_EQ(OH_Ability_ChildProcessConfigs_SetProcessName(c, name), NCP_NO_ERROR);
+    NativeChildProcess_Fd out = {.fdName = (char *)"out", .fd = p[1]};
+    NativeChildProcess_Args args = {.fdList = {.head = &out}};
+    int32_t pid;
+    CHECK_EQ(OH_Ability_StartNativeChildProcessWithConfigs(entry_of("Entry_Block"), args, c, &pid),
+             NCP_NO_ERROR);
+    OH_Ability_DestroyChildProcessConfigs(c);
+    char ch;
+    CHECK_EQ(read(p[0], &ch, 1), 1);
+    names_of(pid, cmd[0], sizeof cmd[0], comm, sizeof comm);
+    snprintf(want, sizeof want, "b:%s", name);
+    CHECK_STREQ(cmd[0], want);
+    CHECK_STREQ(comm, "b:ZZZZZZZZZZZZZ");
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(OH_Ability_KillChildProcess(pids[i]), NCP_NO_ERROR);
+    CHECK_EQ(OH_Ability_KillChildProcess(pid), NCP_NO_ERROR);
 }

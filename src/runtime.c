@@ -754,8 +754,12 @@ static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy)
     sys_close(done.report_fd);
     sys_close(done.channel_fd);
     pthread_mutex_lock(&rt.lock);
-    if (code != NCP_NO_ERROR && rt.phase == RT_UP)
-        send_kill(done.slot, 0);
+    /* Kill only a child that has not been reaped: a reaped one's slot may
+     * be free and reused as soon as slot_caller_done runs, and a kill by
+     * slot alone would then hit the newcomer. With the pid (once the child
+     * reported) the spawner checks both. */
+    if (code != NCP_NO_ERROR && rt.phase == RT_UP && !rt.slots[done.slot].exited)
+        send_kill(done.slot, done.pid);
     *p = (struct pending_ipc){0};
     slot_caller_done(done.slot, code == NCP_NO_ERROR, done.pid);
     pthread_mutex_unlock(&rt.lock);

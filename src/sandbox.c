@@ -240,16 +240,35 @@ static bool join_shared_net(bool privileged) {
 
 /* ---- 3. the file system ------------------------------------------------------ */
 
+/* The kernel's struct mount_attr (Linux 5.12), spelled here with the
+ * syscall: older C libraries (musl 1.2.3, glibc before 2.36) have neither
+ * the wrapper nor the type. */
+struct sandbox_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef MOUNT_ATTR_NOSUID
+#define MOUNT_ATTR_NOSUID 0x00000002
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442 /* the same on every architecture */
+#endif
+
 /* Everything read-only and nosuid; then a new tmpfs, ours alone and gone
  * with us, as the data directory. Our changes stay in our mount namespace
  * (private propagation). */
 static int read_only_view(uid_t uid, gid_t gid, char *msg, size_t size) {
-    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID};
+    struct sandbox_mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID};
     char opts[80];
     snprintf(opts, sizeof opts, "mode=0700,uid=%u,gid=%u", (unsigned)uid, (unsigned)gid);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return refused(msg, size, "isolated mode: making / private refused");
-    if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) < 0)
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) < 0)
         return refused(msg, size, "isolated mode: read-only remount of / refused");
     if (mount("tmpfs", data_dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
         return refused(msg, size, "isolated mode: mounting a tmpfs on %s refused", data_dir);

@@ -33,7 +33,7 @@
 static void put(char *out, size_t size, const char *key, int rc)
 {
     size_t len = strlen(out);
-    snprintf(out + len, size - len, "%s=%s;", key, rc == 0 ? "ok" : strerrorname_np(errno));
+    snprintf(out + len, size - len, "%s=%s;", key, rc == 0 ? "ok" : strerror(errno));
 }
 
 static int tcp(int port)

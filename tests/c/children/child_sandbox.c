@@ -53,7 +53,7 @@ static void add(struct out *o, const char *key, const char *fmt, ...) {
 }
 
 static void result(struct out *o, const char *key, int rc) {
-    add(o, key, "%s", rc == 0 ? "ok" : strerrorname_np(errno));
+    add(o, key, "%s", rc == 0 ? "ok" : strerror(errno));
 }
 
 /* The value of `key` in "k=v;k=v", copied into `val`; "" if absent. */

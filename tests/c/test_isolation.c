@@ -99,6 +99,16 @@ static Ability_ChildProcessConfigs *configs(bool isolated, bool own_uid) {
 
 static char start_msg[512]; /* why the last start_sandbox failed */
 
+/* Isolated starts need Landlock; where it is missing (qemu-user, kernels
+ * before 6.12 or with it off) they are refused, which
+ * isolated_refused_without_landlock checks instead. */
+#define NEED_SANDBOX()                                                                 \
+    do {                                                                               \
+        if (!landlock_available())                                                     \
+            SKIP("no Landlock here: isolated starts are refused (see "                 \
+                 "isolated_refused_without_landlock)");                                \
+    } while (0)
+
 /* Start `sym` of child_sandbox with "out" (and "in" if >= 0). */
 static int start_sandbox(const char *sym, const char *params, bool isolated, bool own_uid,
                          int out, int in, int32_t *pid) {
@@ -220,6 +230,7 @@ TEST(normal_mode_is_not_sandboxed) {
 }
 
 TEST(isolated_args_mode) {
+    NEED_SANDBOX();
     setup();
     register_recorder();
     pid_t other = other_child();
@@ -245,6 +256,7 @@ TEST(isolated_args_mode) {
 }
 
 TEST(isolated_with_own_uid) {
+    NEED_SANDBOX();
     setup();
     register_recorder();
     int32_t pid;
@@ -257,6 +269,7 @@ TEST(isolated_with_own_uid) {
 
 /* isolationUid: each live child has a uid of its own. */
 TEST(own_uids_are_distinct) {
+    NEED_SANDBOX();
     setup();
     register_recorder();
     int in[2];
@@ -301,6 +314,7 @@ TEST(own_uids_are_distinct) {
  * nothing to share: loopback is down and Unix sockets cannot be made. Both
  * ways of starting: standby children, and a fork per start. */
 static void shared_network(void) {
+    NEED_SANDBOX();
     setup();
     char ns[8][64];
     for (int i = 0; i < 8; i++) {
@@ -390,6 +404,7 @@ static void end_ipc(OHIPCRemoteProxy *proxy) {
 /* The channel is set up before the sandbox closes: requests work as in
  * normal mode, and the child answers from inside its sandbox. */
 TEST(isolated_ipc_mode) {
+    NEED_SANDBOX();
     setup();
     pid_t other = other_child();
     for (int own_uid = 0; own_uid < 2; own_uid++) {
@@ -436,6 +451,9 @@ static void forbid_unshare(void) {
 }
 
 TEST(refused_namespaces_are_not_supported) {
+    NEED_SANDBOX(); /* else the refusal is Landlock's, tested below */
+    if (under_qemu_user())
+        SKIP("qemu-user cannot install seccomp filters");
     setup();
     register_recorder();
     forbid_unshare();
@@ -472,8 +490,37 @@ TEST(refused_namespaces_are_not_supported) {
     pthread_mutex_unlock(&exits_lock);
 }
 
+/* Without Landlock the sandbox cannot close: the start is refused with
+ * NCP_ERR_NOT_SUPPORTED and a reason, in both modes, and nothing runs. */
+TEST(isolated_refused_without_landlock) {
+    if (landlock_available())
+        SKIP("Landlock is available here: isolated starts work");
+    setup();
+    register_recorder();
+    int p[2];
+    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    int32_t pid = 0;
+    for (int own_uid = 0; own_uid < 2; own_uid++) {
+        CHECK_EQ(start_sandbox("Sandbox_Probe", "", true, own_uid, p[1], -1, &pid),
+                 NCP_ERR_NOT_SUPPORTED);
+        CHECK_EQ(pid, 0);
+        CHECK(strstr(start_msg, "Landlock") != NULL);
+    }
+    OHIPCRemoteProxy *proxy = NULL;
+    CHECK_EQ(create_isolated_ipc(false, &proxy), NCP_ERR_NOT_SUPPORTED);
+    CHECK(proxy == NULL);
+    close(p[1]);
+    char buf[16];
+    CHECK_EQ(read_all(p[0], buf, sizeof buf), 0);
+    /* normal mode is unaffected */
+    int32_t good = 0;
+    CHECK_EQ(start_child("Entry_Echo", "", -1, &good), NCP_NO_ERROR);
+    CHECK_EQ(wait_exit(good, 5000), 0);
+}
+
 /* Process names hold in isolated mode too (spec §5). */
 TEST(isolated_process_name) {
+    NEED_SANDBOX();
     setup();
     setenv("OHNCP_BUNDLE_NAME", "com.example.iso", 1);
     Ability_ChildProcessConfigs *c = configs(true, true);
@@ -502,6 +549,7 @@ TEST(isolated_process_name) {
 /* The sandbox's own fds (shared namespaces, the library's fd) are gone
  * before the entry runs (spec §3): 0-2 and the passed fd, nothing else. */
 TEST(isolated_child_sees_exactly_its_fds) {
+    NEED_SANDBOX();
     setup();
     for (int own_uid = 0; own_uid < 2; own_uid++) {
         for (int round = 0; round < 4; round++) { /* before and after the shared namespace */

@@ -116,7 +116,7 @@ TEST(configs_validation) {
     /* isolated mode and isolationUid start here (test_isolation.c checks
      * the sandbox, and the refusal where the kernel says no) */
     CHECK_EQ(OH_Ability_StartNativeChildProcessWithConfigs(entry_of("Entry_Echo"), args, c, &pid),
-             NCP_NO_ERROR);
+             landlock_available() ? NCP_NO_ERROR : NCP_ERR_NOT_SUPPORTED);
     CHECK_EQ(OH_Ability_DestroyChildProcessConfigs(c), NCP_NO_ERROR);
 }
 
@@ -509,6 +509,8 @@ static void names_of(int32_t pid, char *cmdline, size_t cmd_size, char *comm, si
 }
 
 TEST(process_names_seen_from_outside) {
+    if (under_qemu_user())
+        SKIP("qemu-user serves /proc/<pid>/cmdline from its own copy of argv");
     unsetenv("OHNCP_BUNDLE_NAME");
     int p[2];
     CHECK(pipe(p) == 0);

@@ -32,6 +32,8 @@ def missing_api_message() -> str:
     level = lib.ohncp_api_missing_level()
     if not symbol:
         return "a runtime function is missing from libchild_process.so"
+    in_ipc = symbol.startswith("OH_Ohncp_RemoteProxy")
+    library = "libipc_capi.so" if in_ipc else "libchild_process.so"
     if level == lib.OHNCP_API_LEVEL_HOST_ONLY:
-        return f"{symbol} is an ohncp host runtime extension; this libchild_process.so lacks it"
-    return f"{symbol} needs API level {level}; this device's libchild_process.so lacks it"
+        return f"{symbol} is an ohncp host runtime extension; this {library} lacks it"
+    return f"{symbol} needs API level {level}; this device's {library} lacks it"

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ._errors import check
+from ._errors import NotSupportedError, check
 from ._ohncp import ffi, lib
 
 __all__ = ["ExitCallback", "on_child_exit", "report_unraisable"]
@@ -318,9 +318,22 @@ def on_child_exit(fn: Callable[[int, int], object]) -> ExitCallback:
     Returns:
         A handle whose :meth:`~ExitCallback.remove` unregisters (it is also
         a context manager).
+
+    Raises:
+        NotSupportedError: the runtime cannot report exits (a device before
+            API level 20).
     """
     if not callable(fn):
         raise TypeError(f"on_child_exit needs a callable, not {type(fn).__name__}")
+    if not (
+        lib.ohncp_api_exact_exit_status()
+        or lib.ohncp_api_has(b"OH_Ability_RegisterNativeChildProcessExitCallback")
+    ):
+        raise NotSupportedError(
+            lib.NCP_ERR_NOT_SUPPORTED,
+            "OH_Ability_RegisterNativeChildProcessExitCallback needs API level 20; "
+            "this device's libchild_process.so lacks it",
+        )
     current = _Current.loop
     current.ensure_running()
     handle = ExitCallback(fn)

@@ -39,6 +39,7 @@ def check_api19(basic: str) -> None:
     assert not lib.ohncp_api_has(b"OH_Ability_KillChildProcess")
     assert not lib.ohncp_api_has(b"OH_Ohncp_GetLastErrorMessage")
     expect_not_supported(lambda: ohncp.kill_child_process(1), "22")
+    expect_not_supported(lambda: ohncp.on_child_exit(print), "20")
     expect_not_supported(lambda: ohncp.start(f"{basic}:ExitCode", "0"), "20")
     assert ohncp.is_supported() is False
     print("ok   is_supported() is False without the API 20 functions")

@@ -31,6 +31,9 @@ enum proto_type {
 #define PROTO_F_IPC 2u   /* IPC mode: `sym` is empty, a channel fd comes along */
 #define PROTO_F_ISOLATED 4u /* isolated mode (sandbox.c) */
 #define PROTO_F_OWN_UID 8u  /* isolated, under a uid of its own (isolationUid) */
+/* Bits 16-31 of flags: 1 + the CPU the caller ran on as it sent the
+ * request (0: unknown); see reported() in child.c. */
+#define PROTO_CPU_SHIFT 16
 
 /* SCM_RIGHTS order: report pipe (write end), cwd (O_PATH), the caller's
  * fds 0, 1, 2 that are open (bits 0-2 of std_mask), [memfd], [IPC channel],

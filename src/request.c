@@ -68,6 +68,7 @@ static int assign_fds(const struct proto_start *h, struct child_req *r, const in
     r->channel_fd = r->ipc ? fds[k++] : -1;
     r->isolated = h->flags & PROTO_F_ISOLATED;
     r->own_uid = r->isolated && (h->flags & PROTO_F_OWN_UID);
+    r->caller_cpu = (int)(h->flags >> PROTO_CPU_SHIFT) - 1;
     r->nfds = (int)h->nfds;
     for (int i = 0; i < r->nfds; i++)
         r->fds[i] = fds[k++];

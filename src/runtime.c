@@ -24,6 +24,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -678,6 +679,9 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_r
     if (rc != NCP_NO_ERROR)
         return rc;
     r.hdr.slot = (uint32_t)slot;
+    int cpu = sched_getcpu();
+    if (cpu >= 0 && cpu < 0xffff)
+        r.hdr.flags |= (uint32_t)(cpu + 1) << PROTO_CPU_SHIFT;
     rc = build_payload(req, &r);
     if (rc == NCP_NO_ERROR && r.hdr.payload_len > PROTO_INLINE_MAX)
         rc = payload_to_memfd(&r);
@@ -779,6 +783,8 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
         finish_ipc(p, p->loaded ? NCP_ERR_CONNECTION_FAILED : NCP_ERR_LIB_LOADING_FAILED, NULL);
     } else if (rep.code != NCP_NO_ERROR) {
         rep.msg[sizeof rep.msg - 1] = '\0';
+        if (rep.pid > 0)
+            p->pid = rep.pid; /* the child's own report: kill it by pid */
         log_refusal(rep.code, rep.msg);
         ncp_debug("IPC start of slot %d failed: %s", p->slot, rep.msg);
         finish_ipc(p, rep.code, NULL);

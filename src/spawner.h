@@ -24,6 +24,7 @@ struct child_req {
     int channel_fd; /* IPC mode: our end of the channel to the parent */
     bool isolated;  /* isolated mode: sandbox_enter before loading */
     bool own_uid;   /* ... with isolationUid */
+    int caller_cpu; /* where the caller waits for the report; -1 unknown */
 };
 
 /* ---- request.c ---- */

@@ -647,6 +647,34 @@ def _await_connect(handle: int, timeout: float | None) -> tuple[int, CData]:
             )
 
 
+def begin_connect(
+    lib: str | os.PathLike[str],
+    isolation: Isolation,
+    isolation_uid: bool,
+    process_name: str | None,
+) -> tuple[str, int]:
+    """Ask the runtime for an IPC-mode child; return the library name and the shim's handle.
+
+    Raises:
+        NativeChildProcessError: the runtime refused the start at once.
+        ValueError: an unknown ``isolation``, or a NUL byte in a string.
+    """
+    name = os.fspath(lib)
+    handle = ffi.new("uint64_t *")
+    errbuf = ffi.new("char[]", _ERRBUF_LEN)
+    rc = _c.shim_connect_begin(
+        fs_bytes(name, "lib"),
+        isolation_mode(isolation),
+        int(isolation_uid),
+        ffi.NULL if process_name is None else fs_bytes(process_name, "process_name"),
+        handle,
+        errbuf,
+        _ERRBUF_LEN,
+    )
+    check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
+    return name, int(handle[0])
+
+
 def connect(
     lib: str | os.PathLike[str],
     *,
@@ -689,24 +717,12 @@ def connect(
             crashed) or StartTimeoutError when the child fails to connect.
         ValueError: an unknown ``isolation``, or a NUL byte in a string.
     """
-    name = os.fspath(lib)
-    handle = ffi.new("uint64_t *")
-    errbuf = ffi.new("char[]", _ERRBUF_LEN)
-    rc = _c.shim_connect_begin(
-        fs_bytes(name, "lib"),
-        isolation_mode(isolation),
-        int(isolation_uid),
-        ffi.NULL if process_name is None else fs_bytes(process_name, "process_name"),
-        handle,
-        errbuf,
-        _ERRBUF_LEN,
-    )
-    check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
+    name, handle = begin_connect(lib, isolation, isolation_uid, process_name)
     try:
-        code, proxy = _await_connect(handle[0], timeout)
+        code, proxy = _await_connect(handle, timeout)
     except BaseException:
         # A proxy that still comes is destroyed by the shim.
-        _c.shim_connect_abandon(handle[0])
+        _c.shim_connect_abandon(handle)
         raise
     if code != _c.NCP_NO_ERROR:
         raise error_for_code(code, f"IPC-mode start of {name!r}")
@@ -860,24 +876,12 @@ def connect_async(
     still comes, is released, and the child ends when it sees that).
     """
     future: Future[RemoteProxy] = Future()
-    handle = ffi.new("uint64_t *")
-    errbuf = ffi.new("char[]", _ERRBUF_LEN)
-    name = os.fspath(lib)
     try:
-        rc = _c.shim_connect_begin(
-            fs_bytes(name, "lib"),
-            isolation_mode(isolation),
-            int(isolation_uid),
-            ffi.NULL if process_name is None else fs_bytes(process_name, "process_name"),
-            handle,
-            errbuf,
-            _ERRBUF_LEN,
-        )
-        check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
+        name, handle = begin_connect(lib, isolation, isolation_uid, process_name)
     except Exception as exc:
         future.set_exception(exc)
         return future
-    _PendingConnect(handle[0], name, timeout, future).arm()
+    _PendingConnect(handle, name, timeout, future).arm()
     return future
 
 

@@ -45,9 +45,9 @@ from typing import TYPE_CHECKING, TypeVar
 from . import ChildProcess as _SyncChild
 from . import _events
 from . import start as _sync_start
-from ._convert import FileDescriptorLike, Isolation, fs_bytes, isolation_mode
-from ._errors import StartTimeoutError, check, error_for_code
-from ._ipc import Parcel
+from ._convert import FileDescriptorLike, Isolation
+from ._errors import StartTimeoutError, error_for_code
+from ._ipc import Parcel, begin_connect
 from ._ipc import RemoteProxy as _SyncProxy
 from ._ohncp import ffi
 from ._ohncp import lib as _c
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ChildProcess", "RemoteProxy", "connect", "start"]
 
-_ERRBUF_LEN = 512
 _T = TypeVar("_T")
 
 class _Pool:
@@ -314,20 +313,7 @@ async def connect(
         StartTimeoutError: no proxy within ``timeout`` seconds.
         NativeChildProcessError: as :func:`ohncp.connect`.
     """
-    name = os.fspath(lib)
-    handle_box = ffi.new("uint64_t *")
-    errbuf = ffi.new("char[]", _ERRBUF_LEN)
-    rc = _c.shim_connect_begin(
-        fs_bytes(name, "lib"),
-        isolation_mode(isolation),
-        int(isolation_uid),
-        ffi.NULL if process_name is None else fs_bytes(process_name, "process_name"),
-        handle_box,
-        errbuf,
-        _ERRBUF_LEN,
-    )
-    check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
-    handle = int(handle_box[0])
+    name, handle = begin_connect(lib, isolation, isolation_uid, process_name)
     loop = asyncio.get_running_loop()
     fd = _c.shim_connect_fd(handle)
     done: asyncio.Future[tuple[int, CData]] = loop.create_future()

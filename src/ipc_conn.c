@@ -3,11 +3,12 @@
  * serves them.
  *
  * Map:
- *   1. the engine: a pool of worker threads; one at a time leads (waits in
- *      epoll over every connection); a request is run by the thread that
- *      read it, after it passed the lead on (leader/follower). A thread
- *      waiting for a reply reads its own connection meanwhile (section 6),
- *      so a round trip wakes one thread on each side, as a raw socket does.
+ *   1. the engine: a pool of worker threads, all waiting in one epoll set
+ *      (edge-triggered; epoll wakes one waiter per event). The thread that
+ *      reads a request runs it, once another thread still waits in epoll.
+ *      A thread waiting for a reply reads its own connection meanwhile
+ *      (section 6), so a round trip wakes one thread on each side, as a raw
+ *      socket does, and no lead is handed over.
  *   2. connections: creation, reference counting, death
  *   3. exports and imports (wire object <-> local object)
  *   4. sending a message
@@ -52,24 +53,39 @@ struct job {
     struct job *next;
 };
 
+/* Registered connections, by slot. epoll hands a worker a (slot,
+ * generation) key, not a pointer: the worker takes its own reference under
+ * the engine's lock only if the slot still holds that registration, so a
+ * connection another worker unregistered meanwhile is never touched. */
+struct reg_slot {
+    struct ipc_conn *conn; /* NULL: free */
+    uint32_t gen;          /* bumped at each unregistration */
+};
+
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t work; /* a job was queued, the lead is free, or joiners must stop */
-    bool leader;         /* a thread waits in epoll_wait (or is about to) */
+    pthread_cond_t work; /* a job was queued, or joiners must stop */
     int joined;          /* threads in OH_IPCSkeleton_JoinWorkThread */
     int epfd;
+    int jobs_fd;         /* eventfd in the epoll set: queued jobs for the workers */
     struct job *head, *tail;
-    int workers, idle, max_workers;
+    int workers, in_epoll, max_workers;
     bool stop_join;
     int busy;             /* requests queued or running */
     pthread_cond_t idle_cond; /* busy dropped to 0 */
+    struct reg_slot *regs;
+    uint32_t nregs;
 } eng = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .work = PTHREAD_COND_INITIALIZER,
     .idle_cond = PTHREAD_COND_INITIALIZER,
     .epfd = -1,
+    .jobs_fd = -1,
     .max_workers = 16,
 };
+
+/* The epoll key of the jobs eventfd (no slot has this index). */
+#define JOBS_KEY UINT64_MAX
 
 static __thread struct ipc_calling calling;
 
@@ -90,15 +106,12 @@ static void run_job(struct job *j) {
     free(j);
 }
 
-static void lead(void);
+static void worker_loop(void);
 
-/* A thread's service loop (engine lock held): run queued jobs; take the
- * lead when nobody has it; else wait. Joined threads never lead (they must
- * be able to stop) and leave when told to. */
-static void serve(bool joined) {
-    for (;;) {
-        if (joined && eng.stop_join)
-            return;
+/* Joined threads (OH_IPCSkeleton_JoinWorkThread) run queued jobs until told
+ * to stop (engine lock held); they never wait in epoll, so they can stop. */
+static void serve_joined(void) {
+    while (!eng.stop_join) {
         if (eng.head != NULL) {
             struct job *j = eng.head;
             eng.head = j->next;
@@ -109,24 +122,13 @@ static void serve(bool joined) {
             pthread_mutex_lock(&eng.lock);
             continue;
         }
-        if (!joined && !eng.leader && eng.epfd >= 0) {
-            eng.leader = true;
-            pthread_mutex_unlock(&eng.lock);
-            lead(); /* returns having passed the lead on */
-            pthread_mutex_lock(&eng.lock);
-            continue;
-        }
-        eng.idle++;
         pthread_cond_wait(&eng.work, &eng.lock);
-        eng.idle--;
     }
 }
 
 static void *worker_main(void *arg) {
     (void)arg;
-    pthread_mutex_lock(&eng.lock);
-    serve(false);
-    pthread_mutex_unlock(&eng.lock);
+    worker_loop();
     return NULL;
 }
 
@@ -145,23 +147,18 @@ static int start_thread(void *(*fn)(void *), pthread_t *ret) {
     return -rc;
 }
 
-/* Wake a thread for new work or a free lead, or start one (lock held).
- * Joined threads cannot lead, so with any of them waiting everybody is
- * woken and the right one picks it up. */
-static void wake_worker(void) {
-    if (eng.idle == 0 && eng.workers < eng.max_workers && start_thread(worker_main, NULL) == 0)
+/* Keep a thread in epoll_wait while this one runs a job: start one if none
+ * waits there and the pool may grow (lock held). */
+static void keep_a_watcher(void) {
+    if (eng.in_epoll == 0 && eng.workers < eng.max_workers && start_thread(worker_main, NULL) == 0)
         eng.workers++;
-    if (eng.joined > 0)
-        pthread_cond_broadcast(&eng.work);
-    else
-        pthread_cond_signal(&eng.work);
 }
 
-static void release_lead(void) {
-    pthread_mutex_lock(&eng.lock);
-    eng.leader = false;
-    wake_worker();
-    pthread_mutex_unlock(&eng.lock);
+/* Make the jobs eventfd readable: one epoll worker wakes for the queue. */
+static void signal_jobs(void) {
+    uint64_t one = 1;
+    if (eng.jobs_fd >= 0)
+        (void)!write(eng.jobs_fd, &one, sizeof one);
 }
 
 static void queue_job(struct job *j) {
@@ -172,7 +169,10 @@ static void queue_job(struct job *j) {
     else
         eng.head = j;
     eng.tail = j;
-    wake_worker();
+    keep_a_watcher();
+    signal_jobs();
+    if (eng.joined > 0)
+        pthread_cond_broadcast(&eng.work);
     pthread_mutex_unlock(&eng.lock);
 }
 
@@ -202,7 +202,7 @@ void ipc_engine_join(void) {
     pthread_mutex_lock(&eng.lock);
     eng.stop_join = false;
     eng.joined++;
-    serve(true);
+    serve_joined();
     eng.joined--;
     pthread_mutex_unlock(&eng.lock);
 }
@@ -253,6 +253,7 @@ struct ipc_conn {
     OHIPCRemoteProxy *imports;
     struct ipc_conn *next_all; /* every connection, for fork */
     int peer_pid; /* atomic: the peer's pid from its first message, or 0 */
+    uint64_t key; /* epoll key of its registration (engine lock); 0: none yet */
 };
 
 static void wake_waiter(struct waiter *w);
@@ -857,41 +858,148 @@ static int read_one(struct ipc_conn *c, uint8_t *buf, struct job **job) {
     return r < 0 ? -1 : r;
 }
 
-/* Only the leader unregisters a connection, so a pointer epoll hands it
- * is never stale. (read_one failed it, or will once the other reader is
- * done.) */
-static void drop_peer(struct ipc_conn *c) {
-    (void)epoll_ctl(eng.epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    conn_unref(c); /* the registration */
+static uint64_t reg_key(uint32_t slot, uint32_t gen) { return ((uint64_t)gen << 32) | slot; }
+
+/* The connection registered under `key`, with a reference for the caller;
+ * NULL if it was unregistered meanwhile. */
+static struct ipc_conn *conn_of_key(uint64_t key) {
+    uint32_t slot = (uint32_t)key, gen = (uint32_t)(key >> 32);
+    struct ipc_conn *c = NULL;
+    pthread_mutex_lock(&eng.lock);
+    if (slot < eng.nregs && eng.regs[slot].gen == gen && eng.regs[slot].conn != NULL) {
+        c = eng.regs[slot].conn;
+        conn_ref(c);
+    }
+    pthread_mutex_unlock(&eng.lock);
+    return c;
 }
 
-static void lead(void) {
-    static uint8_t buf[RECV_MAX]; /* the leader's alone */
+/* Unregister `c` (once, whoever sees its end first) and drop the
+ * registration's reference. A worker that got its key from epoll before
+ * finds the slot changed and leaves it alone. */
+static void drop_peer(struct ipc_conn *c) {
+    pthread_mutex_lock(&eng.lock);
+    uint32_t slot = (uint32_t)c->key, gen = (uint32_t)(c->key >> 32);
+    bool mine = c->key != 0 && slot < eng.nregs && eng.regs[slot].conn == c &&
+                eng.regs[slot].gen == gen;
+    if (mine) {
+        (void)epoll_ctl(eng.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        eng.regs[slot].conn = NULL;
+        eng.regs[slot].gen++;
+    }
+    pthread_mutex_unlock(&eng.lock);
+    if (mine)
+        conn_unref(c); /* the registration */
+}
+
+/* A pool thread: wait in epoll with the others; read what comes and run a
+ * request right here, having made sure another thread still watches; run
+ * queued jobs (requests that a waiting caller read, deaths). epoll wakes
+ * one waiter per event, so a request wakes one thread, as a raw socket
+ * does, and nobody hands a lead over. */
+static void worker_loop(void) {
+    uint8_t *buf = malloc(RECV_MAX);
+    if (buf == NULL) {
+        pthread_mutex_lock(&eng.lock);
+        eng.workers--;
+        pthread_mutex_unlock(&eng.lock);
+        return;
+    }
+    pthread_mutex_lock(&eng.lock);
     for (;;) {
-        struct epoll_event ev;
-        if (epoll_wait(eng.epfd, &ev, 1, -1) != 1)
-            continue;
-        struct ipc_conn *c = ev.data.ptr;
-        struct job *j = NULL;
-        if (read_one(c, buf, &j) < 0) {
-            drop_peer(c);
-        } else if (j != NULL) {
-            release_lead(); /* someone else watches while we run it */
+        if (eng.head != NULL) {
+            struct job *j = eng.head;
+            eng.head = j->next;
+            if (eng.head == NULL)
+                eng.tail = NULL;
+            else
+                signal_jobs(); /* more: another worker may take them */
+            keep_a_watcher();
+            pthread_mutex_unlock(&eng.lock);
             run_job(j);
-            return;
+            pthread_mutex_lock(&eng.lock);
+            continue;
         }
+        eng.in_epoll++;
+        int epfd = eng.epfd;
+        pthread_mutex_unlock(&eng.lock);
+        struct epoll_event ev;
+        int n = epoll_wait(epfd, &ev, 1, -1);
+        pthread_mutex_lock(&eng.lock);
+        eng.in_epoll--;
+        if (n != 1)
+            continue;
+        if (ev.data.u64 == JOBS_KEY) {
+            uint64_t v;
+            (void)!read(eng.jobs_fd, &v, sizeof v);
+            continue;
+        }
+        pthread_mutex_unlock(&eng.lock);
+        /* Edge-triggered: read until the socket is empty (a message that was
+         * there before the edge brings no edge of its own). The first
+         * request runs here; any further ones go to the queue. */
+        struct ipc_conn *c = conn_of_key(ev.data.u64);
+        struct job *first = NULL;
+        for (int r = 1; c != NULL && r > 0;) {
+            struct job *j = NULL;
+            r = read_one(c, buf, &j);
+            if (r < 0)
+                drop_peer(c);
+            if (j != NULL && first == NULL)
+                first = j;
+            else if (j != NULL)
+                queue_job(j);
+        }
+        if (c != NULL)
+            conn_unref(c);
+        if (first != NULL) {
+            pthread_mutex_lock(&eng.lock);
+            keep_a_watcher();
+            pthread_mutex_unlock(&eng.lock);
+            run_job(first);
+        }
+        pthread_mutex_lock(&eng.lock);
     }
 }
 
-/* Serve `c` (the engine starts on first use, with one worker to lead). */
+/* Serve `c` (the engine starts on first use, with one worker). */
 static int engine_add(struct ipc_conn *c) {
     pthread_mutex_lock(&eng.lock);
     int rc = 0;
     if (eng.epfd < 0 && (eng.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         rc = -errno;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    if (rc == 0 && epoll_ctl(eng.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-        rc = -errno;
+    if (rc == 0 && eng.jobs_fd < 0) {
+        eng.jobs_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        struct epoll_event jev = {.events = EPOLLIN | EPOLLET, .data.u64 = JOBS_KEY};
+        if (eng.jobs_fd < 0 || epoll_ctl(eng.epfd, EPOLL_CTL_ADD, eng.jobs_fd, &jev) < 0) {
+            rc = -errno;
+            sys_closep(&eng.jobs_fd);
+        }
+    }
+    uint32_t slot = 0;
+    while (rc == 0 && slot < eng.nregs && eng.regs[slot].conn != NULL)
+        slot++;
+    if (rc == 0 && slot == eng.nregs) {
+        struct reg_slot *regs = realloc(eng.regs, (eng.nregs + 16) * sizeof *regs);
+        if (regs == NULL) {
+            rc = -ENOMEM;
+        } else {
+            memset(regs + eng.nregs, 0, 16 * sizeof *regs);
+            eng.regs = regs;
+            eng.nregs += 16;
+        }
+    }
+    if (rc == 0) {
+        c->key = reg_key(slot, eng.regs[slot].gen);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = c->key};
+        eng.regs[slot].conn = c;
+        if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+            rc = -errno;
+            eng.regs[slot].conn = NULL;
+            eng.regs[slot].gen++;
+            c->key = 0;
+        }
+    }
     if (rc == 0 && eng.workers == 0) {
         rc = start_thread(worker_main, NULL);
         eng.workers += rc == 0;
@@ -936,8 +1044,11 @@ static struct reader *this_reader(void) {
 /* Read `c` here until `w` is answered; the leader leaves it alone till then
  * (EPOLLHUP still reaches it, and either reader handles any message). */
 static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
-    struct epoll_event off = {.events = 0, .data.ptr = c};
-    struct epoll_event on = {.events = EPOLLIN, .data.ptr = c};
+    pthread_mutex_lock(&eng.lock);
+    uint64_t key = c->key;
+    pthread_mutex_unlock(&eng.lock);
+    struct epoll_event off = {.events = 0, .data.u64 = key};
+    struct epoll_event on = {.events = EPOLLIN | EPOLLET, .data.u64 = key};
     (void)epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &off);
     for (;;) {
         pthread_mutex_lock(&c->lock);
@@ -1152,11 +1263,14 @@ static void atfork_child(void) {
     pthread_mutex_init(&eng.lock, NULL);
     pthread_cond_init(&eng.work, NULL);
     pthread_mutex_init(&all_lock, NULL);
-    eng.leader = false;
     eng.joined = 0;
     sys_closep(&eng.epfd);
+    sys_closep(&eng.jobs_fd);
     eng.head = eng.tail = NULL;
-    eng.workers = eng.idle = eng.busy = 0;
+    eng.workers = eng.in_epoll = eng.busy = 0;
+    free(eng.regs);
+    eng.regs = NULL;
+    eng.nregs = 0;
     pthread_cond_init(&eng.idle_cond, NULL);
     for (struct ipc_conn *c = all_conns; c != NULL; c = c->next_all) {
         pthread_mutex_init(&c->lock, NULL);

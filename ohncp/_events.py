@@ -78,7 +78,8 @@ def report_unraisable(exc: BaseException, what: str, obj: object) -> None:
         sys.unraisablehook(args)  # type: ignore[arg-type]
 
 
-def _call(fn: Callable[..., object], what: str, *args: object) -> None:
+def call_reporting(fn: Callable[..., object], what: str, *args: object) -> None:
+    """Call ``fn(*args)``; an exception goes to :func:`report_unraisable` as ``what``."""
     try:
         fn(*args)
     except BaseException as exc:
@@ -172,9 +173,9 @@ class _Loop:
             signal = exit_signal_or_code(status)
             for cb in callbacks:
                 if cb.active:
-                    _call(cb.fn, "Exception ignored in ohncp exit callback", pid, signal)
+                    call_reporting(cb.fn, "Exception ignored in ohncp exit callback", pid, signal)
             for watcher in watchers:
-                _call(watcher, "Exception ignored in ohncp exit watcher", status)
+                call_reporting(watcher, "Exception ignored in ohncp exit watcher", status)
         else:
             with self.lock:
                 if kind == lib.SHIM_EV_DEATH:
@@ -182,13 +183,13 @@ class _Loop:
                 else:
                     fn = self.tokens.pop((kind, token), None)
             if fn is not None:
-                _call(fn, "Exception ignored in ohncp event callback")
+                call_reporting(fn, "Exception ignored in ohncp event callback")
 
     def _run_soon(self) -> None:
         with self.lock:
             soon, self.soon = self.soon, []
         for fn in soon:
-            _call(fn, "Exception ignored in ohncp callback")
+            call_reporting(fn, "Exception ignored in ohncp callback")
 
     def _run_timers(self) -> None:
         now = time.monotonic()
@@ -201,7 +202,7 @@ class _Loop:
                 else:
                     due.append(fn)
         for fn in due:
-            _call(fn, "Exception ignored in ohncp timer")
+            call_reporting(fn, "Exception ignored in ohncp timer")
 
 
 class _Current:

@@ -623,6 +623,11 @@ class RemoteProxy:
         warnings.warn("RemoteProxy was never closed", ResourceWarning, source=self, stacklevel=2)
 
 
+def connect_timeout(timeout: float | None) -> StartTimeoutError:
+    """The error for a child that did not connect within ``timeout`` seconds."""
+    return StartTimeoutError(_c.NCP_ERR_TIMEOUT, f"the child did not connect within {timeout} s")
+
+
 def _await_connect(handle: int, timeout: float | None) -> tuple[int, CData]:
     """Wait for the start callback of connect ``handle``; return its (code, proxy).
 
@@ -642,9 +647,7 @@ def _await_connect(handle: int, timeout: float | None) -> tuple[int, CData]:
         if result == _c.SHIM_UNKNOWN:
             raise RuntimeError("connect handle unknown to the shim (was there a fork?)")
         if deadline is not None and time.monotonic() >= deadline:
-            raise StartTimeoutError(
-                _c.NCP_ERR_TIMEOUT, f"the child did not connect within {timeout} s"
-            )
+            raise connect_timeout(timeout)
 
 
 def begin_connect(
@@ -936,12 +939,7 @@ class _PendingConnect:
     def expire(self) -> None:
         if self._settle():
             _c.shim_connect_abandon(self.handle)
-            self._complete(
-                None,
-                StartTimeoutError(
-                    _c.NCP_ERR_TIMEOUT, f"the child did not connect within {self.timeout} s"
-                ),
-            )
+            self._complete(None, connect_timeout(self.timeout))
 
     def on_done(self, future: Future[RemoteProxy]) -> None:
         if future.cancelled() and self._settle():

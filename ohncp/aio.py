@@ -46,8 +46,8 @@ from . import ChildProcess as _SyncChild
 from . import _events
 from . import start as _sync_start
 from ._convert import FileDescriptorLike, Isolation
-from ._errors import StartTimeoutError, error_for_code
-from ._ipc import Parcel, begin_connect
+from ._errors import error_for_code
+from ._ipc import Parcel, begin_connect, connect_timeout
 from ._ipc import RemoteProxy as _SyncProxy
 from ._ohncp import ffi
 from ._ohncp import lib as _c
@@ -154,33 +154,29 @@ class ChildProcess:
         Cancelling the wait (or ``asyncio.wait_for`` timing out) leaves the
         child running.
         """
-        code = self.sync.poll()
-        if code is not None:
-            return code
         loop = asyncio.get_running_loop()
-        woken: asyncio.Future[None] = loop.create_future()
-
-        def wake(_status: int) -> None:
-            def settle() -> None:
-                if not woken.done():
-                    woken.set_result(None)
-
-            # A closed loop (RuntimeError) has nobody waiting any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(settle)
-
-        key = _events.watch_pid(self.pid, wake)
-        try:
-            # The exit may have come before the watch: look once more.
+        while True:
             code = self.sync.poll()
-            if code is None:
-                await woken
-                code = self.sync.poll()
-            if code is None:  # pragma: no cover - the shim records before it reports
-                code = await _in_thread(self.sync.wait)
-            return code
-        finally:
-            _events.unwatch_pid(self.pid, key)
+            if code is not None:
+                return code
+            woken: asyncio.Future[None] = loop.create_future()
+
+            def wake(_status: int, woken: asyncio.Future[None] = woken) -> None:
+                def settle() -> None:
+                    if not woken.done():
+                        woken.set_result(None)
+
+                # A closed loop (RuntimeError) has nobody waiting any more.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(settle)
+
+            key = _events.watch_pid(self.pid, wake)
+            try:
+                # The exit may have come before the watch: look once more.
+                if self.sync.poll() is None:
+                    await woken  # an exit of this pid (an earlier child's, if reused)
+            finally:
+                _events.unwatch_pid(self.pid, key)
 
     async def __aenter__(self) -> ChildProcess:
         return self
@@ -333,9 +329,7 @@ async def connect(
         try:
             code, proxy = await asyncio.wait_for(asyncio.shield(done), timeout)
         except asyncio.TimeoutError:
-            raise StartTimeoutError(
-                _c.NCP_ERR_TIMEOUT, f"the child did not connect within {timeout} s"
-            ) from None
+            raise connect_timeout(timeout) from None
         collected = True
     finally:
         loop.remove_reader(fd)

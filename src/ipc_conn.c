@@ -108,21 +108,29 @@ static void run_job(struct job *j) {
 
 static void worker_loop(void);
 
+/* The oldest queued job, taken off the queue; NULL if none (lock held). */
+static struct job *pop_job(void) {
+    struct job *j = eng.head;
+    if (j != NULL) {
+        eng.head = j->next;
+        if (eng.head == NULL)
+            eng.tail = NULL;
+    }
+    return j;
+}
+
 /* Joined threads (OH_IPCSkeleton_JoinWorkThread) run queued jobs until told
  * to stop (engine lock held); they never wait in epoll, so they can stop. */
 static void serve_joined(void) {
     while (!eng.stop_join) {
-        if (eng.head != NULL) {
-            struct job *j = eng.head;
-            eng.head = j->next;
-            if (eng.head == NULL)
-                eng.tail = NULL;
-            pthread_mutex_unlock(&eng.lock);
-            run_job(j);
-            pthread_mutex_lock(&eng.lock);
+        struct job *j = pop_job();
+        if (j == NULL) {
+            pthread_cond_wait(&eng.work, &eng.lock);
             continue;
         }
-        pthread_cond_wait(&eng.work, &eng.lock);
+        pthread_mutex_unlock(&eng.lock);
+        run_job(j);
+        pthread_mutex_lock(&eng.lock);
     }
 }
 
@@ -240,7 +248,7 @@ struct ipc_conn {
     int refs; /* atomic: the engine's registration, proxies, jobs, waiters */
     int fd;
     int inflight; /* requests from the peer queued or running (atomic) */
-    bool reading; /* a waiting thread reads it (the leader does not) */
+    bool reading; /* a waiting thread reads it (the workers do not) */
     int readers;  /* threads between recvmsg and the end of its dispatch */
     bool eof;     /* the peer hung up; fail once the last reader is done */
     pthread_mutex_t lock;
@@ -310,8 +318,8 @@ static void conn_unref(struct ipc_conn *c) {
 /* The peer is gone or misbehaved: nothing more is sent or received. Waiters
  * get OH_IPC_DEAD_REMOTE_OBJECT, death recipients fire once, exported stubs
  * lose this connection's references, and the socket is shut down, so the
- * I/O thread sees EOF and drops its registration (only it does that: it
- * may be using the connection right now). */
+ * workers see EOF and one of them drops its registration (drop_peer; a
+ * worker may be using the connection right now, and holds its own ref). */
 static void conn_fail(struct ipc_conn *c) {
     struct death { OHIPCRemoteProxy *proxy; struct ipc_death_link *link; struct death *next; };
     struct death *deaths = NULL;
@@ -834,8 +842,8 @@ static int dispatch(struct ipc_conn *c, struct received *m, struct job **job) {
     }
 }
 
-/* Receive and act on one message of `c`. Two threads may read one socket
- * (the leader, and a caller waiting for its reply); a reply one of them
+/* Receive and act on one message of `c`. Several threads may read one
+ * socket (workers, and a caller waiting for its reply); a reply one of them
  * took must reach its waiter before the other's EOF fails the connection,
  * so EOF takes effect when the last reader is done. Returns < 0 when the
  * connection is finished (failed or at EOF). */
@@ -907,12 +915,9 @@ static void worker_loop(void) {
     }
     pthread_mutex_lock(&eng.lock);
     for (;;) {
-        if (eng.head != NULL) {
-            struct job *j = eng.head;
-            eng.head = j->next;
-            if (eng.head == NULL)
-                eng.tail = NULL;
-            else
+        struct job *j = pop_job();
+        if (j != NULL) {
+            if (eng.head != NULL)
                 signal_jobs(); /* more: another worker may take them */
             keep_a_watcher();
             pthread_mutex_unlock(&eng.lock);
@@ -1041,7 +1046,7 @@ static struct reader *this_reader(void) {
     return r;
 }
 
-/* Read `c` here until `w` is answered; the leader leaves it alone till then
+/* Read `c` here until `w` is answered; the workers leave it alone till then
  * (EPOLLHUP still reaches it, and either reader handles any message). */
 static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
     pthread_mutex_lock(&eng.lock);
@@ -1056,7 +1061,7 @@ static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
         pthread_mutex_unlock(&c->lock);
         if (done)
             break;
-        /* the leader may have taken our reply just before we switched it
+        /* a worker may have taken our reply just before we switched it
          * off for this socket: it then wakes us through the eventfd */
         struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = me->efd, .events = POLLIN}};
         if (poll(p, 2, -1) < 0 && errno != EINTR)
@@ -1068,7 +1073,7 @@ static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
         }
         struct job *j = NULL;
         if (read_one(c, me->buf, &j) < 0)
-            break; /* failed or at EOF; the leader unregisters it on HUP */
+            break; /* failed or at EOF; a worker unregisters it on HUP */
         if (j != NULL)
             queue_job(j);
     }

@@ -1029,6 +1029,9 @@ static void reader_free(void *p) {
 }
 static void reader_key_init(void) { (void)pthread_key_create(&reader_key, reader_free); }
 
+/* Made on a thread's first synchronous call, whoever then reads its reply:
+ * made only when the thread reads, it would appear at some later call, so a
+ * thread's fd count would depend on which thread won the first reply. */
 static struct reader *this_reader(void) {
     pthread_once(&reader_once, reader_key_init);
     struct reader *r = pthread_getspecific(reader_key);
@@ -1108,6 +1111,8 @@ static void await_reply(struct ipc_conn *c, struct waiter *w) {
 int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCParcel *data,
                           OHIPCParcel *reply, bool oneway) {
     struct ipc_conn *c = proxy->conn;
+    if (!oneway)
+        (void)this_reader(); /* see below */
     struct waiter w = {.wake_fd = -1, .cond = PTHREAD_COND_INITIALIZER};
     struct ipc_wire_hdr h = {.type = IPC_MSG_REQUEST, .flags = oneway ? IPC_FLAG_ONEWAY : 0,
                              .target = proxy->remote_id, .code = (int32_t)code};
@@ -1145,6 +1150,7 @@ int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCPar
 
 char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
     struct ipc_conn *c = proxy->conn;
+    (void)this_reader(); /* see ipc_conn_send_request */
     OHIPCParcel *reply = OH_IPCParcel_Create();
     struct waiter w = {.wake_fd = -1, .cond = PTHREAD_COND_INITIALIZER};
     struct ipc_wire_hdr h = {.type = IPC_MSG_DESC_QUERY, .target = proxy->remote_id};

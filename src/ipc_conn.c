@@ -1049,23 +1049,26 @@ static struct reader *this_reader(void) {
     return r;
 }
 
-/* Read `c` here until `w` is answered; the workers leave it alone till then
- * (EPOLLHUP still reaches it, and either reader handles any message). */
-static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
+/* Switch the workers' watch of `c` off or back on. */
+static void watch_conn(struct ipc_conn *c, bool on) {
     pthread_mutex_lock(&eng.lock);
     uint64_t key = c->key;
     pthread_mutex_unlock(&eng.lock);
-    struct epoll_event off = {.events = 0, .data.u64 = key};
-    struct epoll_event on = {.events = EPOLLIN | EPOLLET, .data.u64 = key};
-    (void)epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &off);
+    struct epoll_event ev = {.events = on ? EPOLLIN | EPOLLET : 0, .data.u64 = key};
+    (void)epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Read `c` here until `w` is answered, the workers' watch of it being off
+ * (EPOLLHUP still reaches them, and either reader handles any message). */
+static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
     for (;;) {
         pthread_mutex_lock(&c->lock);
         bool done = w->done;
         pthread_mutex_unlock(&c->lock);
         if (done)
             break;
-        /* a worker may have taken our reply just before we switched it
-         * off for this socket: it then wakes us through the eventfd */
+        /* a worker still draining the socket may take our reply: it then
+         * wakes us through the eventfd */
         struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = me->efd, .events = POLLIN}};
         if (poll(p, 2, -1) < 0 && errno != EINTR)
             break;
@@ -1080,31 +1083,58 @@ static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
         if (j != NULL)
             queue_job(j);
     }
-    (void)epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &on);
+}
+
+/* Make this thread the reader of `c` if nobody reads it (connection lock
+ * held); the workers' watch is then switched off, before the request goes
+ * out, so that its reply cannot wake a worker first. */
+static struct reader *claim_reader(struct ipc_conn *c, struct waiter *w) {
+    struct reader *me = c->reading || c->dead ? NULL : this_reader();
+    if (me == NULL)
+        return NULL;
+    c->reading = true;
+    w->wake_fd = reading_efd = me->efd;
+    pthread_mutex_unlock(&c->lock);
+    watch_conn(c, false);
+    pthread_mutex_lock(&c->lock);
+    return me;
+}
+
+/* Stop being the reader of `c` (connection lock held; dropped meanwhile):
+ * the workers watch it again, and the next unanswered waiter may read. */
+static void release_reader(struct ipc_conn *c, struct waiter *w) {
+    w->wake_fd = reading_efd = -1;
+    pthread_mutex_unlock(&c->lock);
+    watch_conn(c, true);
+    pthread_mutex_lock(&c->lock);
+    c->reading = false;
+    for (struct waiter *o = c->waiters; o != NULL; o = o->next) {
+        if (!o->done) {
+            pthread_cond_signal(&o->cond);
+            break;
+        }
+    }
 }
 
 /* Wait (connection lock held) until `w` is answered. If nobody else reads
- * `c`, read it here: then the reply wakes only us. */
-static void await_reply(struct ipc_conn *c, struct waiter *w) {
-    while (!w->done) {
-        struct reader *me = c->reading || c->dead ? NULL : this_reader();
-        if (me == NULL) {
-            pthread_cond_wait(&w->cond, &c->lock);
-            continue;
+ * `c`, read it here: then the reply wakes only us. `me` is set if this
+ * thread already is the reader (claim_reader). */
+static void await_reply(struct ipc_conn *c, struct waiter *w, struct reader *me) {
+    for (;;) {
+        if (me == NULL && !w->done)
+            me = claim_reader(c, w);
+        if (me != NULL && !w->done) {
+            pthread_mutex_unlock(&c->lock);
+            read_for(c, w, me);
+            pthread_mutex_lock(&c->lock);
         }
-        c->reading = true;
-        w->wake_fd = reading_efd = me->efd;
-        pthread_mutex_unlock(&c->lock);
-        read_for(c, w, me);
-        pthread_mutex_lock(&c->lock);
-        w->wake_fd = reading_efd = -1;
-        c->reading = false;
-        for (struct waiter *o = c->waiters; o != NULL; o = o->next) {
-            if (!o->done) { /* the next reader */
-                pthread_cond_signal(&o->cond);
-                break;
-            }
+        if (me != NULL) {
+            release_reader(c, w);
+            me = NULL;
         }
+        if (w->done)
+            return;
+        pthread_cond_wait(&w->cond, &c->lock);
     }
 }
 
@@ -1121,16 +1151,20 @@ int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCPar
         pthread_mutex_unlock(&c->lock);
         return OH_IPC_DEAD_REMOTE_OBJECT;
     }
+    struct reader *me = NULL;
     if (!oneway) {
         w.seq = h.seq = new_seq(c);
         w.next = c->waiters;
         c->waiters = &w;
+        me = claim_reader(c, &w);
     }
     pthread_mutex_unlock(&c->lock);
     int rc = conn_send(c, &h, data);
     pthread_mutex_lock(&c->lock);
     if (!oneway && rc == OH_IPC_SUCCESS)
-        await_reply(c, &w);
+        await_reply(c, &w, me);
+    else if (me != NULL)
+        release_reader(c, &w);
     for (struct waiter **q = &c->waiters; !oneway && *q != NULL; q = &(*q)->next) {
         if (*q == &w) {
             *q = w.next;
@@ -1156,10 +1190,12 @@ char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
     struct ipc_wire_hdr h = {.type = IPC_MSG_DESC_QUERY, .target = proxy->remote_id};
     pthread_mutex_lock(&c->lock);
     bool dead = proxy->dead || c->dead || reply == NULL;
+    struct reader *me = NULL;
     if (!dead) {
         w.seq = h.seq = new_seq(c);
         w.next = c->waiters;
         c->waiters = &w;
+        me = claim_reader(c, &w);
     }
     pthread_mutex_unlock(&c->lock);
     if (dead) {
@@ -1169,7 +1205,9 @@ char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
     int rc = conn_send(c, &h, NULL);
     pthread_mutex_lock(&c->lock);
     if (rc == OH_IPC_SUCCESS)
-        await_reply(c, &w);
+        await_reply(c, &w, me);
+    else if (me != NULL)
+        release_reader(c, &w);
     for (struct waiter **q = &c->waiters; *q != NULL; q = &(*q)->next) {
         if (*q == &w) {
             *q = w.next;

@@ -868,6 +868,13 @@ static int read_one(struct ipc_conn *c, uint8_t *buf, struct job **job) {
 
 static uint64_t reg_key(uint32_t slot, uint32_t gen) { return ((uint64_t)gen << 32) | slot; }
 
+/* Generations start at 1 and skip 0, so that no key is 0 (a connection's
+ * "not registered"). */
+static void next_gen(struct reg_slot *r) {
+    if (++r->gen == 0)
+        r->gen = 1;
+}
+
 /* The connection registered under `key`, with a reference for the caller;
  * NULL if it was unregistered meanwhile. */
 static struct ipc_conn *conn_of_key(uint64_t key) {
@@ -893,7 +900,7 @@ static void drop_peer(struct ipc_conn *c) {
     if (mine) {
         (void)epoll_ctl(eng.epfd, EPOLL_CTL_DEL, c->fd, NULL);
         eng.regs[slot].conn = NULL;
-        eng.regs[slot].gen++;
+        next_gen(&eng.regs[slot]);
     }
     pthread_mutex_unlock(&eng.lock);
     if (mine)
@@ -989,7 +996,8 @@ static int engine_add(struct ipc_conn *c) {
         if (regs == NULL) {
             rc = -ENOMEM;
         } else {
-            memset(regs + eng.nregs, 0, 16 * sizeof *regs);
+            for (uint32_t i = eng.nregs; i < eng.nregs + 16; i++)
+                regs[i] = (struct reg_slot){NULL, 1};
             eng.regs = regs;
             eng.nregs += 16;
         }
@@ -1001,7 +1009,7 @@ static int engine_add(struct ipc_conn *c) {
         if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
             rc = -errno;
             eng.regs[slot].conn = NULL;
-            eng.regs[slot].gen++;
+            next_gen(&eng.regs[slot]);
             c->key = 0;
         }
     }

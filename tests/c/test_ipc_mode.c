@@ -114,6 +114,24 @@ TEST(create_validation) {
     CHECK_EQ(nstarts, 0); /* no callback for a refused call */
 }
 
+/* The first connection of a process takes registration slot 0; once its
+ * child is gone and its proxy destroyed, its socket must be closed like any
+ * other's. (Run first in this file, so that it is the first connection.) */
+TEST(first_connection_is_released) {
+    OHIPCRemoteProxy *proxy = start_ipc_child();
+    int32_t sum;
+    CHECK_EQ(call_add(proxy, 1, 1, &sum), 0);
+    int with_conn = count_fds();
+    CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
+    for (int i = 0; i < 200 && !OH_IPCRemoteProxy_IsRemoteDead(proxy); i++)
+        usleep(10000);
+    CHECK_EQ(OH_IPCRemoteProxy_IsRemoteDead(proxy), 1);
+    OH_IPCRemoteProxy_Destroy(proxy);
+    for (int i = 0; i < 100 && count_fds() != with_conn - 1; i++)
+        usleep(10000); /* the worker that saw the hang-up may still hold it */
+    CHECK_EQ(count_fds(), with_conn - 1);
+}
+
 TEST(start_call_exit) {
     register_recorder();
     OHIPCRemoteProxy *proxy = start_ipc_child();

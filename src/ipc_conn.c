@@ -249,6 +249,9 @@ struct ipc_conn {
     int fd;
     int inflight; /* requests from the peer queued or running (atomic) */
     bool reading; /* a waiting thread reads it (the workers do not) */
+    bool blocking; /* ... in a blocking recvmsg: the workers must not read */
+    bool missed;   /* a worker left an event to that reader */
+    uint32_t watch; /* the epoll events registered (engine_add, update_watch) */
     int readers;  /* threads between recvmsg and the end of its dispatch */
     bool eof;     /* the peer hung up; fail once the last reader is done */
     pthread_mutex_t lock;
@@ -265,6 +268,7 @@ struct ipc_conn {
 };
 
 static void wake_waiter(struct waiter *w);
+static void update_watch(struct ipc_conn *c, bool again);
 
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ipc_conn *all_conns;
@@ -286,6 +290,7 @@ static struct ipc_conn *conn_new(int fd) {
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
     c->refs = 1;
     c->fd = fd;
+    c->watch = EPOLLIN | EPOLLET | EPOLLRDHUP;
     c->next_seq = 1;
     c->next_export_id = 1;
     pthread_mutex_init(&c->lock, NULL);
@@ -408,6 +413,7 @@ static int export_stub(struct ipc_conn *c, OHIPCRemoteStub *stub, uint32_t *ret_
     ipc_stub_ref(stub);
     c->exports[c->nexports++] = (struct export_entry){c->next_export_id, 1, stub};
     *ret_id = c->next_export_id++;
+    update_watch(c, false); /* the peer may call it once this goes out */
     return 0;
 }
 
@@ -429,6 +435,7 @@ static OHIPCRemoteStub *release_export(struct ipc_conn *c, uint32_t id, uint32_t
         return NULL;
     OHIPCRemoteStub *stub = e->stub;
     *e = c->exports[--c->nexports];
+    update_watch(c, false);
     return stub;
 }
 
@@ -847,13 +854,19 @@ static int dispatch(struct ipc_conn *c, struct received *m, struct job **job) {
  * took must reach its waiter before the other's EOF fails the connection,
  * so EOF takes effect when the last reader is done. Returns < 0 when the
  * connection is finished (failed or at EOF). */
-static int read_one(struct ipc_conn *c, uint8_t *buf, struct job **job) {
+static int read_one(struct ipc_conn *c, uint8_t *buf, struct job **job, bool as_reader) {
     struct received m;
     *job = NULL;
     pthread_mutex_lock(&c->lock);
+    if (c->blocking && !as_reader) { /* the reader reads everything */
+        c->missed = true;
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
     c->readers++;
+    int flags = c->blocking ? 0 : MSG_DONTWAIT;
     pthread_mutex_unlock(&c->lock);
-    int r = recv_message(c, buf, &m, MSG_DONTWAIT);
+    int r = recv_message(c, buf, &m, flags);
     if (r > 0 && dispatch(c, &m, job) < 0)
         r = -1;
     pthread_mutex_lock(&c->lock);
@@ -954,7 +967,7 @@ static void worker_loop(void) {
         struct job *first = NULL;
         for (int r = 1; c != NULL && r > 0;) {
             struct job *j = NULL;
-            r = read_one(c, buf, &j);
+            r = read_one(c, buf, &j, false);
             if (r < 0)
                 drop_peer(c);
             if (j != NULL && first == NULL)
@@ -1004,7 +1017,7 @@ static int engine_add(struct ipc_conn *c) {
     }
     if (rc == 0) {
         c->key = reg_key(slot, eng.regs[slot].gen);
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = c->key};
+        struct epoll_event ev = {.events = c->watch, .data.u64 = c->key};
         eng.regs[slot].conn = c;
         if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
             rc = -errno;
@@ -1057,65 +1070,91 @@ static struct reader *this_reader(void) {
     return r;
 }
 
-/* Switch the workers' watch of `c` off or back on. */
-static void watch_conn(struct ipc_conn *c, bool on) {
-    pthread_mutex_lock(&eng.lock);
-    uint64_t key = c->key;
-    pthread_mutex_unlock(&eng.lock);
-    struct epoll_event ev = {.events = on ? EPOLLIN | EPOLLET : 0, .data.u64 = key};
-    (void)epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &ev);
+/* What the workers watch `c` for (connection lock held). Requests,
+ * descriptor queries and releases can only come for stubs exported on
+ * `c`: with none exported, and while a caller reads `c` itself, the workers
+ * wait only for its end (EPOLLHUP, which epoll always reports, and
+ * EPOLLRDHUP), so a reply never wakes one. */
+static uint32_t wanted_watch(const struct ipc_conn *c) {
+    uint32_t ev = EPOLLET | EPOLLRDHUP;
+    if (c->nexports > 0 && !c->reading)
+        ev |= EPOLLIN;
+    return ev;
 }
 
-/* Read `c` here until `w` is answered, the workers' watch of it being off
- * (EPOLLHUP still reaches them, and either reader handles any message). */
+/* Apply wanted_watch(c) if it changed, or anyway if `again` (connection
+ * lock held): epoll then looks at the socket afresh and reports what is
+ * pending, such as an end that a worker saw but left to a reader. */
+static void update_watch(struct ipc_conn *c, bool again) {
+    uint32_t ev = wanted_watch(c);
+    if ((ev == c->watch && !again) || c->key == 0 || c->dead)
+        return;
+    struct epoll_event e = {.events = ev, .data.u64 = c->key};
+    if (epoll_ctl(eng.epfd, EPOLL_CTL_MOD, c->fd, &e) == 0)
+        c->watch = ev;
+}
+
+/* Read `c` here until `w` is answered. With nothing exported on `c`
+ * (c->blocking), nothing but this thread reads it, so it simply blocks in
+ * recvmsg, as a plain socket client would. Otherwise it polls: a worker
+ * still draining the socket may take our reply and then wakes us through
+ * the eventfd. A failure or the end is handled by read_one (conn_fail);
+ * the registration is dropped here too, as a worker would. */
 static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
+    pthread_mutex_lock(&c->lock);
+    bool blocking = c->blocking;
+    pthread_mutex_unlock(&c->lock);
     for (;;) {
         pthread_mutex_lock(&c->lock);
         bool done = w->done;
         pthread_mutex_unlock(&c->lock);
         if (done)
             break;
-        /* a worker still draining the socket may take our reply: it then
-         * wakes us through the eventfd */
-        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = me->efd, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            break;
-        if (p[1].revents) {
-            uint64_t v;
-            (void)sys_read(me->efd, &v, sizeof v);
-            continue;
+        if (!blocking) {
+            struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
+                                  {.fd = me->efd, .events = POLLIN}};
+            if (poll(p, 2, -1) < 0 && errno != EINTR)
+                break;
+            if (p[1].revents) {
+                uint64_t v;
+                (void)sys_read(me->efd, &v, sizeof v);
+                continue;
+            }
         }
         struct job *j = NULL;
-        if (read_one(c, me->buf, &j) < 0)
-            break; /* failed or at EOF; a worker unregisters it on HUP */
+        if (read_one(c, me->buf, &j, true) < 0) {
+            drop_peer(c);
+            break;
+        }
         if (j != NULL)
             queue_job(j);
     }
 }
 
 /* Make this thread the reader of `c` if nobody reads it (connection lock
- * held); the workers' watch is then switched off, before the request goes
+ * held). The workers stop watching it for messages before the request goes
  * out, so that its reply cannot wake a worker first. */
 static struct reader *claim_reader(struct ipc_conn *c, struct waiter *w) {
     struct reader *me = c->reading || c->dead ? NULL : this_reader();
     if (me == NULL)
         return NULL;
     c->reading = true;
+    c->blocking = c->nexports == 0 && c->readers == 0;
     w->wake_fd = reading_efd = me->efd;
-    pthread_mutex_unlock(&c->lock);
-    watch_conn(c, false);
-    pthread_mutex_lock(&c->lock);
+    update_watch(c, false);
     return me;
 }
 
-/* Stop being the reader of `c` (connection lock held; dropped meanwhile):
- * the workers watch it again, and the next unanswered waiter may read. */
+/* Stop being the reader of `c` (connection lock held): the workers watch
+ * it as before (and look again at an end one of them left to us), and the
+ * next unanswered waiter may read. */
 static void release_reader(struct ipc_conn *c, struct waiter *w) {
     w->wake_fd = reading_efd = -1;
-    pthread_mutex_unlock(&c->lock);
-    watch_conn(c, true);
-    pthread_mutex_lock(&c->lock);
     c->reading = false;
+    c->blocking = false;
+    bool again = c->missed;
+    c->missed = false;
+    update_watch(c, again);
     for (struct waiter *o = c->waiters; o != NULL; o = o->next) {
         if (!o->done) {
             pthread_cond_signal(&o->cond);
@@ -1281,6 +1320,11 @@ int OH_Ohncp_IPCAcceptChannel(int fd, int timeout_ms, OHIPCRemoteProxy **ret) {
         *ret = ok ? import_node(c, o->id) : NULL;
         pthread_mutex_unlock(&c->lock);
         rc = *ret == NULL ? -EPROTO : engine_add(c);
+        if (rc == 0) { /* nothing exported yet: watch for the end only */
+            pthread_mutex_lock(&c->lock);
+            update_watch(c, false);
+            pthread_mutex_unlock(&c->lock);
+        }
         if (rc < 0 && *ret != NULL) {
             ipc_proxy_unref(*ret);
             *ret = NULL;

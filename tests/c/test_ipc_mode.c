@@ -406,6 +406,33 @@ TEST(child_calls_back_during_request) {
     OH_IPCRemoteProxy_Destroy(proxy);
 }
 
+/* The child keeps the parent's stub and calls it when the parent waits for
+ * nothing: the parent's workers must be watching the connection for that.
+ * Once the child lets the stub go, a call of the parent still works (the
+ * watch narrows back to the connection's end). */
+TEST(child_calls_back_later) {
+    OHIPCRemoteProxy *proxy = start_ipc_child();
+    int calls0 = __atomic_load_n(&parent_calls, __ATOMIC_SEQ_CST);
+    int destroyed0 = __atomic_load_n(&stubs_destroyed, __ATOMIC_SEQ_CST);
+    OHIPCRemoteStub *stub = OH_IPCRemoteStub_Create("ohncp.test.Parent", parent_stub,
+                                                    parent_stub_destroyed, NULL);
+    OHIPCParcel *data = OH_IPCParcel_Create(), *reply = OH_IPCParcel_Create();
+    CHECK_EQ(OH_IPCParcel_WriteRemoteStub(data, stub), 0);
+    CHECK_EQ(OH_IPCParcel_WriteInt32(data, 5), 0);
+    CHECK_EQ(OH_IPCParcel_WriteInt32(data, 50), 0);
+    CHECK_EQ(OH_IPCRemoteProxy_SendRequest(proxy, CHILD_CALLBACK_LATER, data, reply, NULL), 0);
+    OH_IPCParcel_Destroy(data);
+    OH_IPCRemoteStub_Destroy(stub); /* the child's hold keeps it alive */
+    CHECK(eventually(&parent_calls, calls0 + 1));
+    CHECK(eventually(&stubs_destroyed, destroyed0 + 1)); /* released by the child */
+    int32_t sum = 0;
+    CHECK_EQ(call_add(proxy, 20, 22, &sum), 0);
+    CHECK_EQ(sum, 42);
+    OH_IPCParcel_Destroy(reply);
+    CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
+    OH_IPCRemoteProxy_Destroy(proxy);
+}
+
 TEST(child_stub_reaches_parent) {
     OHIPCRemoteProxy *proxy = start_ipc_child();
     OHIPCParcel *none = OH_IPCParcel_Create(), *reply = OH_IPCParcel_Create();
@@ -554,9 +581,20 @@ TEST_TIMEOUT(hostile_peers_are_disconnected, 120) {
                  NCP_NO_ERROR);
         OHIPCRemoteProxy *bad;
         CHECK_EQ(wait_started(n, &bad), NCP_NO_ERROR);
-        if (strcmp(modes[i], "release") != 0) { /* a bogus release is only ignored */
-            for (int k = 0; k < 500 && !OH_IPCRemoteProxy_IsRemoteDead(bad); k++)
-                usleep(10000);
+        /* Nothing of ours is exported to it, so the parent reads what it
+         * sent when it waits on it (or at its end): calls meet the bad
+         * message once it has been sent (the child's stub answers 0). */
+        OHIPCParcel *q = OH_IPCParcel_Create(), *a = OH_IPCParcel_Create();
+        for (int k = 0; k < 500 && !OH_IPCRemoteProxy_IsRemoteDead(bad); k++) {
+            int rc = OH_IPCRemoteProxy_SendRequest(bad, 1, q, a, NULL);
+            CHECK(rc == OH_IPC_SUCCESS || rc == OH_IPC_DEAD_REMOTE_OBJECT);
+            if (strcmp(modes[i], "release") == 0 && k == 20)
+                break; /* a bogus release is only ignored */
+            usleep(10000);
+        }
+        OH_IPCParcel_Destroy(q);
+        OH_IPCParcel_Destroy(a);
+        if (strcmp(modes[i], "release") != 0) {
             CHECK_EQ(OH_IPCRemoteProxy_IsRemoteDead(bad), 1);
         }
         OH_IPCRemoteProxy_Destroy(bad);

@@ -65,6 +65,40 @@ static int fds(const OHIPCParcel *data, OHIPCParcel *reply) {
     return rc;
 }
 
+struct later {
+    OHIPCRemoteProxy *parent;
+    int32_t v, ms;
+};
+static void *call_back_later_main(void *arg) {
+    struct later *l = arg;
+    usleep((useconds_t)l->ms * 1000);
+    OHIPCParcel *req = OH_IPCParcel_Create(), *rep = OH_IPCParcel_Create();
+    OH_IPCParcel_WriteInt32(req, l->v);
+    (void)OH_IPCRemoteProxy_SendRequest(l->parent, 42, req, rep, NULL);
+    OH_IPCParcel_Destroy(req);
+    OH_IPCParcel_Destroy(rep);
+    OH_IPCRemoteProxy_Destroy(l->parent);
+    free(l);
+    return NULL;
+}
+/* Keep the proxy in `data` and call it later, from a thread of our own,
+ * when the parent waits for nothing of ours. */
+static int call_back_later(const OHIPCParcel *data) {
+    struct later *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return OH_IPC_INNER_ERROR;
+    l->parent = OH_IPCParcel_ReadRemoteProxy(data);
+    pthread_t t;
+    if (l->parent == NULL || OH_IPCParcel_ReadInt32(data, &l->v) ||
+        OH_IPCParcel_ReadInt32(data, &l->ms) ||
+        pthread_create(&t, NULL, call_back_later_main, l) != 0) {
+        OH_IPCRemoteProxy_Destroy(l->parent);
+        free(l);
+        return OH_IPC_PARCEL_READ_ERROR;
+    }
+    pthread_detach(t);
+    return 0;
+}
 static int caller(OHIPCParcel *reply) {
     OH_IPCParcel_WriteInt64(reply, (int64_t)OH_IPCSkeleton_GetCallingPid());
     OH_IPCParcel_WriteInt64(reply, (int64_t)OH_IPCSkeleton_GetCallingUid());
@@ -92,6 +126,8 @@ static int handle(uint32_t code, const OHIPCParcel *data, OHIPCParcel *reply, vo
         return call_back(data, reply);
     case CHILD_FDS:
         return fds(data, reply);
+    case CHILD_CALLBACK_LATER:
+        return call_back_later(data);
     case CHILD_RETURN:
         return OH_IPCParcel_ReadInt32(data, &n) ? OH_IPC_PARCEL_READ_ERROR : n;
     case CHILD_SLEEP_MS:

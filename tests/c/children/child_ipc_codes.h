@@ -14,5 +14,7 @@ enum {
     CHILD_NEW_STUB = 10, /* -> a new stub of the child */
     CHILD_DESTROYED = 11, /* -> int32 destroy callbacks of those stubs so far */
     CHILD_BIG = 12,      /* int32 n -> a buffer of n bytes */
+    CHILD_CALLBACK_LATER = 13, /* proxy p, int32 v, int32 ms -> replies at once; ms later
+                                * a thread sends p request 42 with v, then lets p go */
 };
 #endif

@@ -255,6 +255,11 @@ struct ipc_conn {
     int readers;  /* threads between recvmsg and the end of its dispatch */
     bool eof;     /* the peer hung up; fail once the last reader is done */
     pthread_mutex_t lock;
+    /* Held from a recvmsg until its message is handled: messages of one
+     * connection are handled in the order they came, whichever thread
+     * reads them (a reply naming our stub, then the peer's release of it,
+     * must not be handled the other way round). */
+    pthread_mutex_t rlock;
     bool dead;
     uint32_t next_seq;
     struct waiter *waiters;
@@ -294,6 +299,7 @@ static struct ipc_conn *conn_new(int fd) {
     c->next_seq = 1;
     c->next_export_id = 1;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->rlock, NULL);
     pthread_mutex_lock(&all_lock);
     c->next_all = all_conns;
     all_conns = c;
@@ -317,6 +323,7 @@ static void conn_unref(struct ipc_conn *c) {
     sys_close(c->fd);
     free(c->exports);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->rlock);
     free(c);
 }
 
@@ -573,13 +580,24 @@ static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParc
 
 /* ---- 5. receiving ------------------------------------------------------------------------ */
 
-#define RECV_MAX (sizeof(struct ipc_wire_hdr) + IPC_MAX_OBJECTS * sizeof(struct ipc_wire_obj) + \
-                  PARCEL_MAX_DATA)
+/* A message is received in two parts: its header into struct received, the
+ * rest (object descriptions, then data) into a big buffer of the reading
+ * thread (parcel_buf_get). A message of objects and data that does not fit
+ * is truncated, hence refused. */
+_Static_assert(IPC_MAX_OBJECTS * sizeof(struct ipc_wire_obj) + PARCEL_MAX_DATA <= PARCEL_BUF_SIZE,
+               "a big buffer holds the largest message after its header");
+
+/* Data of more than this many bytes and no objects is not copied: the
+ * parcel takes the reading thread's buffer, which gets a fresh one. Below
+ * it a copy costs little, and a parcel sized to its data holds less memory
+ * than a big buffer. */
+#define RECV_ADOPT_MIN 65536u
 
 struct received {
     struct ipc_wire_hdr h;
     pid_t pid; /* the sender, from SCM_CREDENTIALS */
     uid_t uid;
+    uint8_t **buf; /* the reading thread's big buffer, which objs and data are in */
     const struct ipc_wire_obj *objs;
     const uint8_t *data;
     int fds[IPC_MAX_FDS + 3];
@@ -592,15 +610,17 @@ static void close_received(struct received *m) {
     m->nfds = 0;
 }
 
-/* One message into `buf`. Returns 1, 0 (nothing there), -2 when the peer
- * hung up, or -1 when it sent something that is not a well-formed message. */
-static int recv_message(struct ipc_conn *c, uint8_t *buf, struct received *m, int flags) {
+/* One message: its header into m->h, the rest into the big buffer *buf
+ * (which received_parcel may swap for another). Returns 1, 0 (nothing
+ * there), -2 when the peer hung up, or -1 when it sent something that is
+ * not a well-formed message. */
+static int recv_message(struct ipc_conn *c, uint8_t **buf, struct received *m, int flags) {
     union {
         char b[CMSG_SPACE(sizeof(int) * (IPC_MAX_FDS + 3)) + CMSG_SPACE(sizeof(struct ucred))];
         struct cmsghdr align;
     } u;
-    struct iovec iov = {buf, RECV_MAX};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+    struct iovec iov[2] = {{&m->h, sizeof m->h}, {*buf, PARCEL_BUF_SIZE}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = u.b,
                          .msg_controllen = sizeof u.b};
     ssize_t n = sys_recvmsg(c->fd, &msg, flags);
     if (n == -EAGAIN)
@@ -633,13 +653,13 @@ static int recv_message(struct ipc_conn *c, uint8_t *buf, struct received *m, in
     }
     if (n < (ssize_t)sizeof m->h || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
         goto bad;
-    memcpy(&m->h, buf, sizeof m->h);
     if (m->h.magic != IPC_MAGIC || m->h.nobjs > IPC_MAX_OBJECTS ||
         m->h.data_len > PARCEL_MAX_DATA ||
         (size_t)n != sizeof m->h + m->h.nobjs * sizeof(struct ipc_wire_obj) + m->h.data_len)
         goto bad;
-    m->objs = (const struct ipc_wire_obj *)(buf + sizeof m->h);
-    m->data = buf + sizeof m->h + m->h.nobjs * sizeof(struct ipc_wire_obj);
+    m->buf = buf;
+    m->objs = (const struct ipc_wire_obj *)*buf;
+    m->data = *buf + m->h.nobjs * sizeof(struct ipc_wire_obj);
     return 1;
 bad:
     close_received(m);
@@ -708,6 +728,16 @@ static OHIPCParcel *received_parcel(struct ipc_conn *c, struct received *m) {
         return NULL;
     }
     OHIPCParcel *p = NULL;
+    if (m->h.nobjs == 0 && m->h.data_len > RECV_ADOPT_MIN) {
+        /* the data starts the buffer: the parcel takes it as it is */
+        uint8_t *fresh = parcel_buf_get();
+        if (fresh != NULL && parcel_adopt_wire(*m->buf, m->h.data_len, &p) == 0) {
+            *m->buf = fresh;
+            m->data = NULL;
+            return p;
+        }
+        parcel_buf_put(fresh); /* out of memory: copy instead */
+    }
     if (parcel_from_wire(m->data, m->h.data_len, objs, m->h.nobjs, m->fds, m->nfds, &p) < 0) {
         unref_objects(objs, m->h.nobjs);
         close_received(m);
@@ -854,7 +884,7 @@ static int dispatch(struct ipc_conn *c, struct received *m, struct job **job) {
  * took must reach its waiter before the other's EOF fails the connection,
  * so EOF takes effect when the last reader is done. Returns < 0 when the
  * connection is finished (failed or at EOF). */
-static int read_one(struct ipc_conn *c, uint8_t *buf, struct job **job, bool as_reader) {
+static int read_one(struct ipc_conn *c, uint8_t **buf, struct job **job, bool as_reader) {
     struct received m;
     *job = NULL;
     pthread_mutex_lock(&c->lock);
@@ -866,9 +896,11 @@ static int read_one(struct ipc_conn *c, uint8_t *buf, struct job **job, bool as_
     c->readers++;
     int flags = c->blocking ? 0 : MSG_DONTWAIT;
     pthread_mutex_unlock(&c->lock);
+    pthread_mutex_lock(&c->rlock);
     int r = recv_message(c, buf, &m, flags);
     if (r > 0 && dispatch(c, &m, job) < 0)
         r = -1;
+    pthread_mutex_unlock(&c->rlock);
     pthread_mutex_lock(&c->lock);
     c->readers--;
     c->eof |= r == -2;
@@ -926,7 +958,7 @@ static void drop_peer(struct ipc_conn *c) {
  * one waiter per event, so a request wakes one thread, as a raw socket
  * does, and nobody hands a lead over. */
 static void worker_loop(void) {
-    uint8_t *buf = malloc(RECV_MAX);
+    uint8_t *buf = parcel_buf_get();
     if (buf == NULL) {
         pthread_mutex_lock(&eng.lock);
         eng.workers--;
@@ -967,7 +999,7 @@ static void worker_loop(void) {
         struct job *first = NULL;
         for (int r = 1; c != NULL && r > 0;) {
             struct job *j = NULL;
-            r = read_one(c, buf, &j, false);
+            r = read_one(c, &buf, &j, false);
             if (r < 0)
                 drop_peer(c);
             if (j != NULL && first == NULL)
@@ -1038,7 +1070,7 @@ static int engine_add(struct ipc_conn *c) {
  * eventfd through which another reader hands it a reply it picked up. */
 struct reader {
     int efd;
-    uint8_t buf[RECV_MAX];
+    uint8_t *buf; /* a big buffer (parcel_buf_get) */
 };
 static pthread_key_t reader_key;
 static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
@@ -1046,6 +1078,7 @@ static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
 static void reader_free(void *p) {
     struct reader *r = p;
     sys_close(r->efd);
+    parcel_buf_put(r->buf);
     free(r);
 }
 static void reader_key_init(void) { (void)pthread_key_create(&reader_key, reader_free); }
@@ -1062,8 +1095,10 @@ static struct reader *this_reader(void) {
     if (r == NULL)
         return NULL;
     r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->efd < 0 || pthread_setspecific(reader_key, r) != 0) {
+    r->buf = parcel_buf_get();
+    if (r->efd < 0 || r->buf == NULL || pthread_setspecific(reader_key, r) != 0) {
         sys_close(r->efd);
+        parcel_buf_put(r->buf);
         free(r);
         return NULL;
     }
@@ -1122,7 +1157,7 @@ static void read_for(struct ipc_conn *c, struct waiter *w, struct reader *me) {
             }
         }
         struct job *j = NULL;
-        if (read_one(c, me->buf, &j, true) < 0) {
+        if (read_one(c, &me->buf, &j, true) < 0) {
             drop_peer(c);
             break;
         }
@@ -1303,13 +1338,13 @@ int OH_Ohncp_IPCServeChannel(int fd, OHIPCRemoteStub *root) {
 
 int OH_Ohncp_IPCAcceptChannel(int fd, int timeout_ms, OHIPCRemoteProxy **ret) {
     struct ipc_conn *c = conn_new(fd);
-    uint8_t *buf = malloc(RECV_MAX);
+    uint8_t *buf = parcel_buf_get();
     int rc = c == NULL || buf == NULL ? -ENOMEM : 0;
     int ev = rc == 0 ? sys_poll1(fd, POLLIN, timeout_ms) : 0;
     if (rc == 0 && ev <= 0)
         rc = ev == 0 ? -ETIMEDOUT : ev;
     struct received m;
-    if (rc == 0 && recv_message(c, buf, &m, MSG_DONTWAIT) <= 0)
+    if (rc == 0 && recv_message(c, &buf, &m, MSG_DONTWAIT) <= 0)
         rc = -EPIPE;
     if (rc == 0) {
         close_received(&m);
@@ -1330,7 +1365,7 @@ int OH_Ohncp_IPCAcceptChannel(int fd, int timeout_ms, OHIPCRemoteProxy **ret) {
             *ret = NULL;
         }
     }
-    free(buf);
+    parcel_buf_put(buf);
     if (rc < 0 && c != NULL) { /* never registered: ours to drop */
         conn_fail(c);
         conn_unref(c);
@@ -1375,6 +1410,7 @@ static void atfork_child(void) {
     pthread_cond_init(&eng.idle_cond, NULL);
     for (struct ipc_conn *c = all_conns; c != NULL; c = c->next_all) {
         pthread_mutex_init(&c->lock, NULL);
+        pthread_mutex_init(&c->rlock, NULL);
         sys_closep(&c->fd);
         c->dead = true;
         c->waiters = NULL;

@@ -4,7 +4,7 @@
  * Map:
  *   1. parcel limits and object slots
  *   2. what a transport reads from a parcel it sends
- *   3. building a parcel from what a transport received
+ *   3. building a parcel from what a transport received; big buffers
  *   4. remote-object slots (for the transport to use)
  */
 #ifndef OHNCP_IPC_INTERNAL_H
@@ -20,6 +20,11 @@
 
 /* Most bytes of data one parcel holds (behaviour.md §6). */
 #define PARCEL_MAX_DATA 204800u
+
+/* Bytes of a big buffer: what backs a parcel of more than 64 KiB, and what
+ * a transport receives into (a message's object descriptions, at most
+ * PARCEL_BUF_SIZE - PARCEL_MAX_DATA bytes, then its data). */
+#define PARCEL_BUF_SIZE (PARCEL_MAX_DATA + 16384u)
 
 /* Every out-of-band object (fd, stub, proxy) owns an 8-byte slot in the
  * data, 4-byte aligned: the first word is its kind, the second is 0 when
@@ -72,6 +77,20 @@ OHNCP_HIDDEN const struct parcel_object *parcel_objects(const OHIPCParcel *p,
 OHNCP_HIDDEN int parcel_from_wire(const uint8_t *data, size_t size,
                                   const struct parcel_object *objs, size_t nobjs,
                                   const int *fds, size_t nfds, OHIPCParcel **ret);
+
+/* Build a parcel that takes over `buf`, a big buffer (parcel_buf_get)
+ * whose first `size` bytes are received data with no objects. Returns 0
+ * and the parcel in *ret, which then owns buf; or -EINVAL (too big) /
+ * -ENOMEM, and buf stays the caller's. */
+OHNCP_HIDDEN int parcel_adopt_wire(uint8_t *buf, size_t size, OHIPCParcel **ret);
+
+/* A big buffer of PARCEL_BUF_SIZE bytes (contents undefined), from a small
+ * process-wide cache or else malloc; NULL if out of memory. */
+OHNCP_HIDDEN uint8_t *parcel_buf_get(void);
+
+/* Give back a big buffer: parked in the cache if a slot is free, else
+ * freed. NULL is ignored. */
+OHNCP_HIDDEN void parcel_buf_put(uint8_t *buf);
 
 /* ---- 4. remote-object slots (for the transport to use) -------------------- */
 

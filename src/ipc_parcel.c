@@ -13,6 +13,7 @@
  *   8. file descriptors and remote objects
  *   9. append
  *  10. the transport interface
+ *  11. the cache of big data buffers
  */
 #include "ipc_internal.h"
 
@@ -30,16 +31,29 @@
 /* First allocation; small messages never reallocate. */
 #define PARCEL_MIN_CAP 64u
 
+/* A parcel that needs more than this many bytes of data gets a whole big
+ * buffer (PARCEL_BUF_SIZE bytes, section 11) at once instead of growing
+ * further by realloc. Big buffers are recycled, so a stream of large
+ * parcels neither copies on growth nor makes the heap shrink and grow (and
+ * fault pages in) on every message. */
+#define PARCEL_BIG_CAP 65536u
+
 /* Invariants: read_pos <= size <= cap <= PARCEL_MAX_DATA; data is never
  * NULL (so a zero-length read still yields a valid pointer); objs is sorted
  * by offset and every slot lies wholly inside [0, size) without overlap;
  * the fd of every FD entry is open, close-on-exec and owned by the parcel.
- * The write position is always `size`: rewinding it cuts the data. */
+ * The write position is always `size`: rewinding it cuts the data.
+ * Bytes of data past `size` are undefined (a recycled buffer holds what an
+ * earlier parcel left there): every write zeroes the alignment gap before
+ * its item and the padding after it, so no byte in [0, size) is stale. When
+ * `big` is set, data is a big buffer (PARCEL_BUF_SIZE bytes, section 11)
+ * and cap is PARCEL_MAX_DATA. */
 struct OHIPCParcel {
     uint8_t *data;
     size_t size;     /* bytes of data, and the write position */
-    size_t cap;      /* bytes allocated at data */
+    size_t cap;      /* bytes usable at data */
     size_t read_pos; /* offset of the next read */
+    bool big;        /* data came from parcel_buf_get */
     struct parcel_object *objs;
     size_t nobjs;
     size_t objs_cap;
@@ -74,15 +88,25 @@ static void close_fds(const int *fds, size_t n) {
 /* ---- 3. data: growing, reserving at the end, taking at the read position --- */
 
 /* Make room for `need` (<= PARCEL_MAX_DATA) bytes. Capacity doubles, so
- * filling a parcel item by item copies O(size) bytes in all. */
+ * filling a parcel item by item copies O(size) bytes in all; past
+ * PARCEL_BIG_CAP it jumps to a big buffer, the most a parcel can hold. */
 static int parcel_grow(OHIPCParcel *p, size_t need) {
     if (need <= p->cap)
         return 0;
     size_t cap = p->cap * 2;
     if (cap < need)
         cap = need;
-    if (cap > PARCEL_MAX_DATA)
-        cap = PARCEL_MAX_DATA;
+    if (cap > PARCEL_BIG_CAP) {
+        uint8_t *data = parcel_buf_get();
+        if (data == NULL)
+            return -ENOMEM;
+        memcpy(data, p->data, p->size);
+        free(p->data); /* not big: a big parcel never needs to grow */
+        p->data = data;
+        p->cap = PARCEL_MAX_DATA;
+        p->big = true;
+        return 0;
+    }
     uint8_t *data = realloc(p->data, cap);
     if (data == NULL)
         return -ENOMEM;
@@ -92,9 +116,11 @@ static int parcel_grow(OHIPCParcel *p, size_t need) {
 }
 
 /* Claim `len` bytes plus padding to 4 at the end of the data, starting
- * 4-aligned even if a rewind left the size unaligned, and zero them so no
- * stale bytes travel. Returns 0 and the start in *ret_off, or -EMSGSIZE
- * (over the limit) / -ENOMEM with the parcel unchanged. */
+ * 4-aligned even if a rewind left the size unaligned. The gap before the
+ * start and the padding after the `len` bytes are zeroed here; the caller
+ * must write all `len` bytes, so that no stale bytes travel. Returns 0 and
+ * the start in *ret_off, or -EMSGSIZE (over the limit) / -ENOMEM with the
+ * parcel unchanged. */
 static int parcel_reserve(OHIPCParcel *p, size_t len, size_t *ret_off) {
     /* PARCEL_MAX_DATA is a multiple of 4, so start <= PARCEL_MAX_DATA and
      * len <= PARCEL_MAX_DATA - start implies the padded end fits too. */
@@ -105,7 +131,8 @@ static int parcel_reserve(OHIPCParcel *p, size_t len, size_t *ret_off) {
     int r = parcel_grow(p, end);
     if (r < 0)
         return r;
-    memset(p->data + p->size, 0, end - p->size);
+    memset(p->data + p->size, 0, start - p->size);
+    memset(p->data + start + len, 0, end - (start + len));
     p->size = end;
     *ret_off = start;
     return 0;
@@ -215,9 +242,10 @@ static const struct parcel_object *object_here(const OHIPCParcel *p, uint32_t ki
  * or after the end of the data, so the table stays sorted. */
 static int put_object(OHIPCParcel *p, struct parcel_object o) {
     size_t off;
+    uint32_t slot[PARCEL_OBJECT_SIZE / sizeof(uint32_t)] = {o.kind};
     if (objs_reserve(p, 1) < 0 || parcel_reserve(p, PARCEL_OBJECT_SIZE, &off) < 0)
         return OH_IPC_PARCEL_WRITE_ERROR;
-    memcpy(p->data + off, &o.kind, sizeof o.kind);
+    memcpy(p->data + off, slot, sizeof slot);
     o.offset = (uint32_t)off;
     p->objs[p->nobjs++] = o;
     return OH_IPC_SUCCESS;
@@ -225,12 +253,16 @@ static int put_object(OHIPCParcel *p, struct parcel_object o) {
 
 /* ---- 5. life cycle and positions -------------------------------------------- */
 
+/* An empty parcel with room for `cap` (<= PARCEL_MAX_DATA) bytes. */
 static OHIPCParcel *parcel_alloc(size_t cap) {
     OHIPCParcel *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
     p->cap = cap < PARCEL_MIN_CAP ? PARCEL_MIN_CAP : cap;
-    p->data = malloc(p->cap);
+    p->big = p->cap > PARCEL_BIG_CAP;
+    if (p->big)
+        p->cap = PARCEL_MAX_DATA;
+    p->data = p->big ? parcel_buf_get() : malloc(p->cap);
     if (p->data == NULL) {
         free(p);
         return NULL;
@@ -247,7 +279,10 @@ void OH_IPCParcel_Destroy(OHIPCParcel *parcel) {
         return;
     objs_truncate(parcel, 0);
     free(parcel->objs);
-    free(parcel->data);
+    if (parcel->big)
+        parcel_buf_put(parcel->data);
+    else
+        free(parcel->data);
     free(parcel);
 }
 
@@ -653,6 +688,21 @@ int parcel_from_wire(const uint8_t *data, size_t size, const struct parcel_objec
     return 0;
 }
 
+int parcel_adopt_wire(uint8_t *buf, size_t size, OHIPCParcel **ret) {
+    int r = wire_check(buf, size, NULL, 0, NULL, 0);
+    if (r < 0)
+        return r;
+    OHIPCParcel *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return -ENOMEM;
+    p->data = buf;
+    p->size = size;
+    p->cap = PARCEL_MAX_DATA;
+    p->big = true;
+    *ret = p;
+    return 0;
+}
+
 int parcel_write_remote(OHIPCParcel *p, uint32_t kind, void *ptr) {
     if (p == NULL || ptr == NULL || (kind != PARCEL_OBJECT_STUB && kind != PARCEL_OBJECT_PROXY))
         return OH_IPC_CHECK_PARAM_ERROR;
@@ -676,4 +726,43 @@ void *parcel_read_remote(const OHIPCParcel *p, uint32_t kind) {
         return NULL;
     mutable_parcel(p)->read_pos += PARCEL_OBJECT_SIZE;
     return o->ptr;
+}
+
+/* ---- 11. the cache of big data buffers --------------------------------------- */
+
+/* Big buffers (PARCEL_BUF_SIZE bytes) back every parcel of more than
+ * PARCEL_BIG_CAP bytes and every receive buffer of the transport. Freed
+ * ones wait here, at most BIG_CACHE_SLOTS of them (under 1 MiB) for the
+ * life of the process, so the next large message finds its memory mapped
+ * already. Each slot is one atomic pointer: a buffer is taken by swapping
+ * NULL in, so the taker owns it alone, and parked by swapping it into an
+ * empty slot. No lock, hence nothing to repair after fork(): a buffer some
+ * other thread held at the fork is merely absent from the child's cache.
+ * Parked buffers stay reachable from this array (for LeakSanitizer). */
+#define BIG_CACHE_SLOTS 4u
+
+static uint8_t *big_cache[BIG_CACHE_SLOTS];
+
+uint8_t *parcel_buf_get(void) {
+    for (size_t i = 0; i < BIG_CACHE_SLOTS; i++) {
+        if (__atomic_load_n(&big_cache[i], __ATOMIC_RELAXED) == NULL)
+            continue;
+        uint8_t *buf = __atomic_exchange_n(&big_cache[i], NULL, __ATOMIC_ACQUIRE);
+        if (buf != NULL)
+            return buf;
+    }
+    return malloc(PARCEL_BUF_SIZE);
+}
+
+void parcel_buf_put(uint8_t *buf) {
+    if (buf == NULL)
+        return;
+    for (size_t i = 0; i < BIG_CACHE_SLOTS; i++) {
+        uint8_t *empty = NULL;
+        if (__atomic_load_n(&big_cache[i], __ATOMIC_RELAXED) == NULL &&
+            __atomic_compare_exchange_n(&big_cache[i], &empty, buf, false, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED))
+            return;
+    }
+    free(buf);
 }

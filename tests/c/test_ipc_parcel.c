@@ -330,6 +330,83 @@ TEST(padding_is_zero) {
     OH_IPCParcel_Destroy(p);
 }
 
+/* Large parcels reuse memory that earlier parcels filled: here with 0xFF,
+ * in as many parcels as are alive at once below. Whatever the history of
+ * the memory, every byte of a parcel's data is one that was written or a
+ * zero of padding, an alignment gap or the free half of an fd slot. */
+TEST(large_parcel_padding_is_zero_in_reused_memory) {
+    enum { BIG = 204800, PART = 70001 };
+    uint8_t *ff = malloc(BIG), *ab = malloc(PART), *want = calloc(1, BIG);
+    CHECK(ff != NULL && ab != NULL && want != NULL);
+    memset(ff, 0xFF, BIG);
+    memset(ab, 0xAB, PART);
+    OHIPCParcel *dirty[8];
+    for (int i = 0; i < 8; i++) {
+        dirty[i] = new_parcel();
+        CHECK_EQ(OH_IPCParcel_WriteBuffer(dirty[i], ff, BIG), OH_IPC_SUCCESS);
+    }
+    for (int i = 0; i < 8; i++)
+        OH_IPCParcel_Destroy(dirty[i]);
+    int fds[2];
+    make_pipe(fds);
+    for (int round = 0; round < 8; round++) {
+        OHIPCParcel *p = new_parcel();
+        size_t n = 0;
+        /* an int, then an item whose growth moves the parcel to big memory */
+        CHECK_EQ(OH_IPCParcel_WriteInt32(p, -1), OH_IPC_SUCCESS);
+        memset(want, 0xFF, 4);
+        n = 4;
+        CHECK_EQ(OH_IPCParcel_WriteBuffer(p, ab, PART), OH_IPC_SUCCESS);
+        memset(want + n, 0xAB, PART);
+        n += PART + 3; /* 70001 pads to 70004 */
+        CHECK_EQ(OH_IPCParcel_WriteBuffer(p, ff, 1), OH_IPC_SUCCESS);
+        want[n] = 0xFF;
+        n += 4;
+        CHECK_EQ(OH_IPCParcel_WriteFileDescriptor(p, fds[1]), OH_IPC_SUCCESS);
+        size_t fd_slot = n;
+        n += 8;
+        CHECK_EQ(OH_IPCParcel_WriteString(p, "abcde"), OH_IPC_SUCCESS);
+        memcpy(want + n, "abcde", 6);
+        n += 8;
+        /* an unaligned cut: the next write starts aligned, the gap is zero */
+        CHECK_EQ(OH_IPCParcel_RewindWritePosition(p, (uint32_t)(n - 7)), OH_IPC_SUCCESS);
+        memset(want + n - 7, 0, 7);
+        CHECK_EQ(OH_IPCParcel_WriteInt32(p, -1), OH_IPC_SUCCESS);
+        n -= 4;
+        memset(want + n, 0xFF, 4);
+        n += 4;
+        CHECK_EQ(OH_IPCParcel_GetDataSize(p), (int)n);
+        const uint8_t *all = OH_IPCParcel_ReadBuffer(p, (int32_t)n);
+        CHECK(all != NULL);
+        uint32_t slot[2];
+        memcpy(slot, all + fd_slot, sizeof slot);
+        CHECK(slot[0] != 0); /* the slot's kind, whatever its value */
+        CHECK_EQ(slot[1], 0u);
+        memcpy(want + fd_slot, all + fd_slot, 4);
+        CHECK(memcmp(all, want, n) == 0);
+        /* the same when the whole limit is used */
+        CHECK_EQ(OH_IPCParcel_RewindWritePosition(p, 0), OH_IPC_SUCCESS);
+        CHECK_EQ(OH_IPCParcel_WriteBuffer(p, ab, 5), OH_IPC_SUCCESS);
+        CHECK_EQ(OH_IPCParcel_WriteBuffer(p, ff, BIG - 12), OH_IPC_SUCCESS);
+        CHECK_EQ(OH_IPCParcel_WriteUint8(p, 1), OH_IPC_SUCCESS);
+        CHECK_EQ(OH_IPCParcel_GetDataSize(p), BIG);
+        CHECK_EQ(OH_IPCParcel_RewindReadPosition(p, 0), OH_IPC_SUCCESS);
+        all = OH_IPCParcel_ReadBuffer(p, BIG);
+        CHECK(all != NULL);
+        static const uint8_t head[8] = {0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0, 0, 0};
+        static const uint8_t tail[4] = {1, 0, 0, 0};
+        CHECK(memcmp(all, head, 8) == 0);
+        CHECK(memcmp(all + 8, ff, BIG - 12) == 0);
+        CHECK(memcmp(all + BIG - 4, tail, 4) == 0);
+        OH_IPCParcel_Destroy(p);
+    }
+    close(fds[0]);
+    close(fds[1]);
+    free(ff);
+    free(ab);
+    free(want);
+}
+
 TEST(zero_length_buffers) {
     static const uint8_t bytes[1] = {0};
     OHIPCParcel *p = new_parcel();

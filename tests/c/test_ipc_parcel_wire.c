@@ -171,6 +171,42 @@ TEST(unaligned_wire_size) {
     OH_IPCParcel_Destroy(q);
 }
 
+/* A big receive buffer becomes a parcel without a copy; the parcel owns
+ * it, reads it, writes after it, and gives it back to the cache. */
+TEST(adopted_buffer_is_an_ordinary_parcel) {
+    uint8_t *buf = parcel_buf_get();
+    CHECK(buf != NULL);
+    memset(buf, 0xEE, PARCEL_BUF_SIZE);
+    const char msg[] = "adopted";
+    memcpy(buf, msg, sizeof msg); /* 8 bytes: one string */
+    OHIPCParcel *q = NULL;
+    CHECK_EQ(parcel_adopt_wire(buf, PARCEL_MAX_DATA + 1, &q), -EINVAL);
+    CHECK(q == NULL);
+    CHECK_EQ(parcel_adopt_wire(buf, 7, &q), 0); /* unpadded, as a peer may send */
+    size_t size;
+    CHECK(parcel_data(q, &size) == buf);
+    CHECK_EQ(size, 7u);
+    CHECK_EQ(OH_IPCParcel_ReadString(q), NULL); /* its NUL is past the data */
+    CHECK_EQ(OH_IPCParcel_WriteInt32(q, 5), OH_IPC_SUCCESS);
+    CHECK_EQ(OH_IPCParcel_GetDataSize(q), 12);
+    CHECK_EQ(buf[7], 0); /* the gap, not the 0xEE that was there */
+    CHECK_EQ(OH_IPCParcel_GetWritableBytes(q), (int)PARCEL_MAX_DATA - 12);
+    static uint8_t fill[PARCEL_MAX_DATA - 12];
+    CHECK_EQ(OH_IPCParcel_WriteBuffer(q, fill, (int32_t)sizeof fill), OH_IPC_SUCCESS);
+    CHECK_EQ(OH_IPCParcel_WriteInt32(q, 5), OH_IPC_PARCEL_WRITE_ERROR);
+    OH_IPCParcel_Destroy(q);
+    /* many buffers at once: the cache keeps a few, frees the rest */
+    uint8_t *many[16];
+    for (int i = 0; i < 16; i++) {
+        many[i] = parcel_buf_get();
+        CHECK(many[i] != NULL);
+        memset(many[i], i, PARCEL_BUF_SIZE);
+    }
+    for (int i = 0; i < 16; i++)
+        parcel_buf_put(many[i]);
+    parcel_buf_put(NULL);
+}
+
 /* ---- 4. hostile descriptions ----------------------------------------------- */
 
 TEST(rejects_bad_offsets) {

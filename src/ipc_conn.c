@@ -776,7 +776,17 @@ static void run_request(struct job *j) {
 
 /* A job for a received request (*ret NULL if it was answered at once).
  * Returns -1 for a malformed one. The caller runs or queues the job. */
-static int request_job(struct ipc_conn *c, struct received *m, struct job **ret) {
+/* A reply that dispatch decided on, sent once the receive lock is let go
+ * (a send may block on a full socket). */
+struct pending_reply {
+    bool set;
+    uint32_t seq;
+    int status;
+    OHIPCParcel *data; /* owned; may be NULL */
+};
+
+static int request_job(struct ipc_conn *c, struct received *m, struct job **ret,
+                       struct pending_reply *pr) {
     bool oneway = m->h.flags & IPC_FLAG_ONEWAY;
     *ret = NULL;
     if (__atomic_load_n(&c->inflight, __ATOMIC_RELAXED) >= MAX_INFLIGHT) {
@@ -798,8 +808,10 @@ static int request_job(struct ipc_conn *c, struct received *m, struct job **ret)
         if (data == NULL)
             return -1; /* malformed */
         if (!oneway) /* released meanwhile, or out of memory */
-            reply_to(c, m->h.seq, stub == NULL ? OH_IPC_DEAD_REMOTE_OBJECT : OH_IPC_INNER_ERROR,
-                     NULL);
+            *pr = (struct pending_reply){true, m->h.seq,
+                                         stub == NULL ? OH_IPC_DEAD_REMOTE_OBJECT
+                                                      : OH_IPC_INNER_ERROR,
+                                         NULL};
         return 0;
     }
     conn_ref(c);
@@ -833,7 +845,7 @@ static int handle_reply(struct ipc_conn *c, struct received *m) {
     return 0;
 }
 
-static int handle_desc_query(struct ipc_conn *c, struct received *m) {
+static int handle_desc_query(struct ipc_conn *c, struct received *m, struct pending_reply *pr) {
     close_received(m);
     pthread_mutex_lock(&c->lock);
     struct export_entry *e = find_export(c, m->h.target);
@@ -844,8 +856,7 @@ static int handle_desc_query(struct ipc_conn *c, struct received *m) {
     OHIPCParcel *p = OH_IPCParcel_Create();
     int status = stub == NULL || p == NULL ? OH_IPC_DEAD_REMOTE_OBJECT
                                            : OH_IPCParcel_WriteString(p, stub->descriptor);
-    reply_to(c, m->h.seq, status, p);
-    OH_IPCParcel_Destroy(p);
+    *pr = (struct pending_reply){true, m->h.seq, status, p};
     if (stub != NULL)
         ipc_stub_unref(stub);
     return 0;
@@ -853,15 +864,16 @@ static int handle_desc_query(struct ipc_conn *c, struct received *m) {
 
 /* Act on one message; a request becomes *job for the caller to run or
  * queue. Returns -1 if the peer must be dropped. */
-static int dispatch(struct ipc_conn *c, struct received *m, struct job **job) {
+static int dispatch(struct ipc_conn *c, struct received *m, struct job **job,
+                    struct pending_reply *pr) {
     *job = NULL;
     switch (m->h.type) {
     case IPC_MSG_REQUEST:
-        return request_job(c, m, job);
+        return request_job(c, m, job, pr);
     case IPC_MSG_REPLY:
         return handle_reply(c, m);
     case IPC_MSG_DESC_QUERY:
-        return handle_desc_query(c, m);
+        return handle_desc_query(c, m, pr);
     case IPC_MSG_RELEASE: {
         close_received(m);
         if (m->h.nobjs != 0 || m->h.data_len != 0 || m->h.code <= 0)
@@ -896,11 +908,18 @@ static int read_one(struct ipc_conn *c, uint8_t **buf, struct job **job, bool as
     c->readers++;
     int flags = c->blocking ? 0 : MSG_DONTWAIT;
     pthread_mutex_unlock(&c->lock);
+    struct pending_reply pr = {0};
+    ipc_stub_hold(); /* no destroy callback runs under the receive lock */
     pthread_mutex_lock(&c->rlock);
     int r = recv_message(c, buf, &m, flags);
-    if (r > 0 && dispatch(c, &m, job) < 0)
+    if (r > 0 && dispatch(c, &m, job, &pr) < 0)
         r = -1;
     pthread_mutex_unlock(&c->rlock);
+    ipc_stub_release_held();
+    if (pr.set) {
+        reply_to(c, pr.seq, pr.status, pr.data);
+        OH_IPCParcel_Destroy(pr.data);
+    }
     pthread_mutex_lock(&c->lock);
     c->readers--;
     c->eof |= r == -2;

@@ -20,13 +20,37 @@
 
 void ipc_stub_ref(OHIPCRemoteStub *stub) { __atomic_add_fetch(&stub->refs, 1, __ATOMIC_RELAXED); }
 
-void ipc_stub_unref(OHIPCRemoteStub *stub) {
-    if (__atomic_sub_fetch(&stub->refs, 1, __ATOMIC_ACQ_REL) != 0)
-        return;
+static __thread int hold_depth;
+static __thread OHIPCRemoteStub *held;
+
+static void stub_destroy(OHIPCRemoteStub *stub) {
     if (stub->on_destroy != NULL)
         stub->on_destroy(stub->user); /* the last reference, local or remote */
     free(stub->descriptor);
     free(stub);
+}
+
+void ipc_stub_unref(OHIPCRemoteStub *stub) {
+    if (__atomic_sub_fetch(&stub->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    if (hold_depth > 0) {
+        stub->next_held = held;
+        held = stub;
+        return;
+    }
+    stub_destroy(stub);
+}
+
+void ipc_stub_hold(void) { hold_depth++; }
+
+void ipc_stub_release_held(void) {
+    if (--hold_depth > 0)
+        return;
+    while (held != NULL) {
+        OHIPCRemoteStub *stub = held;
+        held = stub->next_held;
+        stub_destroy(stub);
+    }
 }
 
 void ipc_proxy_ref(OHIPCRemoteProxy *p) {

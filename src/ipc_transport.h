@@ -81,6 +81,7 @@ struct OHIPCRemoteStub {
     OH_OnRemoteRequestCallback on_request;
     OH_OnRemoteDestroyCallback on_destroy;
     void *user;
+    struct OHIPCRemoteStub *next_held; /* ipc_stub_hold: on this thread's list */
 };
 
 struct ipc_death_link {
@@ -108,6 +109,12 @@ struct OHIPCDeathRecipient {
 
 OHNCP_HIDDEN void ipc_stub_ref(OHIPCRemoteStub *stub);
 OHNCP_HIDDEN void ipc_stub_unref(OHIPCRemoteStub *stub);
+/* Between these two, a stub whose last reference this thread drops is
+ * destroyed (its destroy callback run) only at the outermost release: a
+ * thread that handles a received message under the connection's receive
+ * lock must not run application code there. They nest. */
+OHNCP_HIDDEN void ipc_stub_hold(void);
+OHNCP_HIDDEN void ipc_stub_release_held(void);
 OHNCP_HIDDEN void ipc_proxy_ref(OHIPCRemoteProxy *proxy);
 OHNCP_HIDDEN void ipc_proxy_unref(OHIPCRemoteProxy *proxy);
 OHNCP_HIDDEN void ipc_recipient_unref(OHIPCDeathRecipient *r);

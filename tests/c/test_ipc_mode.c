@@ -433,6 +433,38 @@ TEST(child_calls_back_later) {
     OH_IPCRemoteProxy_Destroy(proxy);
 }
 
+/* A destroy callback that the peer's release sets off may call that peer
+ * again on the same connection: it runs after the message that released
+ * the stub has been dealt with, not while the connection is being read. */
+static OHIPCRemoteProxy *calls_from_destroy;
+static int destroy_call_result = -1;
+static void destroy_then_call(void *user) {
+    (void)user;
+    int32_t sum = 0;
+    int rc = call_add(calls_from_destroy, 40, 2, &sum);
+    __atomic_store_n(&destroy_call_result, rc == 0 ? sum : -2, __ATOMIC_SEQ_CST);
+}
+
+TEST(destroy_callback_may_call_the_peer) {
+    OHIPCRemoteProxy *proxy = start_ipc_child();
+    calls_from_destroy = proxy;
+    int calls0 = __atomic_load_n(&parent_calls, __ATOMIC_SEQ_CST);
+    OHIPCRemoteStub *stub = OH_IPCRemoteStub_Create("ohncp.test.Parent", parent_stub,
+                                                    destroy_then_call, NULL);
+    OHIPCParcel *data = OH_IPCParcel_Create(), *reply = OH_IPCParcel_Create();
+    CHECK_EQ(OH_IPCParcel_WriteRemoteStub(data, stub), 0);
+    CHECK_EQ(OH_IPCParcel_WriteInt32(data, 5), 0);
+    CHECK_EQ(OH_IPCParcel_WriteInt32(data, 20), 0);
+    CHECK_EQ(OH_IPCRemoteProxy_SendRequest(proxy, CHILD_CALLBACK_LATER, data, reply, NULL), 0);
+    OH_IPCParcel_Destroy(data);
+    OH_IPCParcel_Destroy(reply);
+    OH_IPCRemoteStub_Destroy(stub); /* the child's release is the last */
+    CHECK(eventually(&parent_calls, calls0 + 1));
+    CHECK(eventually(&destroy_call_result, 42));
+    CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
+    OH_IPCRemoteProxy_Destroy(proxy);
+}
+
 TEST(child_stub_reaches_parent) {
     OHIPCRemoteProxy *proxy = start_ipc_child();
     OHIPCParcel *none = OH_IPCParcel_Create(), *reply = OH_IPCParcel_Create();

@@ -52,7 +52,25 @@ _ALLOCATOR = ffi.addressof(_c, "shim_ipc_alloc")
 _ONEWAY = ffi.new("OH_IPC_MessageOption *", {"mode": _c.OH_IPC_REQUEST_MODE_ASYNC})
 
 _P = TypeVar("_P", bound="Parcel")
-_R = TypeVar("_R", bound="RemoteProxy")
+_C = TypeVar("_C", bound="_Closing")
+
+
+class _Closing:
+    """``with`` support for objects that :meth:`close` releases."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def _weak_call(method: Callable[[], None]) -> Callable[[], None]:
@@ -75,7 +93,7 @@ def _take_string(text: CData, length: int) -> str:
         _c.shim_ipc_free(text)
 
 
-class Parcel:
+class Parcel(_Closing):
     """An IPC parcel: typed values written in order and read back in order.
 
     Writers return the parcel, so calls chain::
@@ -136,17 +154,6 @@ class Parcel:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._cdata is None
-
-    def __enter__(self: _P) -> _P:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __len__(self) -> int:
         return int(_c.OH_IPCParcel_GetDataSize(self._ptr()))
@@ -383,7 +390,7 @@ class Parcel:
         return _take_string(token[0], length[0])
 
 
-class RemoteProxy:
+class RemoteProxy(_Closing):
     """A proxy for the IPC stub of a native child process, from :func:`connect`.
 
     Not created directly. Methods may be called from any thread, also at
@@ -597,17 +604,6 @@ class RemoteProxy:
         if doomed is not None:
             self._destroy(doomed)
 
-    def __enter__(self: _R) -> _R:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<RemoteProxy {'closed' if self._closed else 'open'}>"
 
@@ -769,7 +765,7 @@ def _ohncp_stub_request(code: int, data: CData, reply: CData, token: int) -> int
         return int(_c.OH_IPC_INVALID_USER_ERROR_CODE)
 
 
-class RemoteStub:
+class RemoteStub(_Closing):
     """An IPC stub served by Python, so a child can call back into this process.
 
     Write it into a parcel (:meth:`Parcel.write_remote_object`) that goes to
@@ -823,17 +819,6 @@ class RemoteStub:
         cdata, self._cdata = self._cdata, None
         if cdata is not None:
             _c.OH_IPCRemoteStub_Destroy(cdata)
-
-    def __enter__(self) -> RemoteStub:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # late in interpreter shutdown

@@ -22,22 +22,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 JOBS=${JOBS:-2}
-failed=()
-
-step() { printf '\n==> %s\n' "$*"; }
-
-# Run "$@" as a named step; remember it if it fails.
-run_step() {
-    local name=$1
-    shift
-    step "$name"
-    if "$@"; then
-        return 0
-    fi
-    echo "FAILED: $name"
-    failed+=("$name")
-    return 1
-}
+. scripts/steps.sh # (the working directory is the top of the tree)
 
 python_ok() {
     "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null

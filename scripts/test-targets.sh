@@ -31,20 +31,7 @@ WORK=$ROOT/build/targets
 CMAKE=${CMAKE:-cmake}
 CTEST=${CTEST:-ctest}
 mkdir -p "$WORK"
-failed=()
-
-step() { printf '\n==> %s\n' "$*"; }
-run_step() {
-    local name=$1
-    shift
-    step "$name"
-    if "$@"; then
-        return 0
-    fi
-    echo "FAILED: $name"
-    failed+=("$name")
-    return 1
-}
+. scripts/steps.sh # (the working directory is the top of the tree)
 
 # A fresh venv at $1 with pip up to date enough and the given packages.
 fresh_venv() {

@@ -252,8 +252,7 @@ struct ipc_conn {
     bool blocking; /* ... in a blocking recvmsg: the workers must not read */
     bool missed;   /* a worker left an event to that reader */
     uint32_t watch; /* the epoll events registered (engine_add, update_watch) */
-    int readers;  /* threads between recvmsg and the end of its dispatch */
-    bool eof;     /* the peer hung up; fail once the last reader is done */
+    int readers;  /* threads in read_one (a blocking reader needs it 0) */
     pthread_mutex_t lock;
     /* Held from a recvmsg until its message is handled: messages of one
      * connection are handled in the order they came, whichever thread
@@ -892,10 +891,10 @@ static int dispatch(struct ipc_conn *c, struct received *m, struct job **job,
 }
 
 /* Receive and act on one message of `c`. Several threads may read one
- * socket (workers, and a caller waiting for its reply); a reply one of them
- * took must reach its waiter before the other's EOF fails the connection,
- * so EOF takes effect when the last reader is done. Returns < 0 when the
- * connection is finished (failed or at EOF). */
+ * socket (workers, and a caller waiting for its reply); the receive lock
+ * makes each handle its message before the next is taken, so a reply one
+ * took reaches its waiter before another's EOF fails the connection.
+ * Returns < 0 when the connection is finished (failed or at EOF). */
 static int read_one(struct ipc_conn *c, uint8_t **buf, struct job **job, bool as_reader) {
     struct received m;
     *job = NULL;
@@ -922,10 +921,8 @@ static int read_one(struct ipc_conn *c, uint8_t **buf, struct job **job, bool as
     }
     pthread_mutex_lock(&c->lock);
     c->readers--;
-    c->eof |= r == -2;
-    bool fail = r == -1 || (c->eof && c->readers == 0);
     pthread_mutex_unlock(&c->lock);
-    if (fail)
+    if (r < 0)
         conn_fail(c);
     return r < 0 ? -1 : r;
 }

@@ -121,6 +121,23 @@ static inline int count_dir(const char *path) {
 }
 
 static inline int count_fds(void) { return count_dir("/proc/self/fd"); }
+
+/* The number of fds open in the child that `fd_list_out` (the write end of
+ * a pipe; closed here) is given to under the name "out" by an
+ * Entry_ListFds start: it lists "fd,fd,...;names:...". */
+static inline int child_fd_count(int fd_list_read, int fd_list_out) {
+    close(fd_list_out);
+    char list[4096];
+    read_all(fd_list_read, list, sizeof list);
+    close(fd_list_read);
+    char *names = strstr(list, ";names:");
+    if (names == NULL)
+        return -1;
+    int nfds = 0;
+    for (char *c = list; c < names; c++)
+        nfds += *c == ',';
+    return nfds;
+}
 static inline int count_threads(void) { return count_dir("/proc/self/task") + 1; }
 
 static inline long rss_kb(void) {

@@ -406,6 +406,20 @@ TEST(child_calls_back_during_request) {
     OH_IPCRemoteProxy_Destroy(proxy);
 }
 
+/* Give the child `stub` (our handle is dropped: the child's hold keeps it)
+ * to call with `v` in `ms`, and then let go of. */
+static void hand_stub_for_later(OHIPCRemoteProxy *proxy, OHIPCRemoteStub *stub, int32_t v,
+                                int32_t ms) {
+    OHIPCParcel *data = OH_IPCParcel_Create(), *reply = OH_IPCParcel_Create();
+    CHECK_EQ(OH_IPCParcel_WriteRemoteStub(data, stub), 0);
+    CHECK_EQ(OH_IPCParcel_WriteInt32(data, v), 0);
+    CHECK_EQ(OH_IPCParcel_WriteInt32(data, ms), 0);
+    CHECK_EQ(OH_IPCRemoteProxy_SendRequest(proxy, CHILD_CALLBACK_LATER, data, reply, NULL), 0);
+    OH_IPCParcel_Destroy(data);
+    OH_IPCParcel_Destroy(reply);
+    OH_IPCRemoteStub_Destroy(stub);
+}
+
 /* The child keeps the parent's stub and calls it when the parent waits for
  * nothing: the parent's workers must be watching the connection for that.
  * Once the child lets the stub go, a call of the parent still works (the
@@ -414,21 +428,15 @@ TEST(child_calls_back_later) {
     OHIPCRemoteProxy *proxy = start_ipc_child();
     int calls0 = __atomic_load_n(&parent_calls, __ATOMIC_SEQ_CST);
     int destroyed0 = __atomic_load_n(&stubs_destroyed, __ATOMIC_SEQ_CST);
-    OHIPCRemoteStub *stub = OH_IPCRemoteStub_Create("ohncp.test.Parent", parent_stub,
-                                                    parent_stub_destroyed, NULL);
-    OHIPCParcel *data = OH_IPCParcel_Create(), *reply = OH_IPCParcel_Create();
-    CHECK_EQ(OH_IPCParcel_WriteRemoteStub(data, stub), 0);
-    CHECK_EQ(OH_IPCParcel_WriteInt32(data, 5), 0);
-    CHECK_EQ(OH_IPCParcel_WriteInt32(data, 50), 0);
-    CHECK_EQ(OH_IPCRemoteProxy_SendRequest(proxy, CHILD_CALLBACK_LATER, data, reply, NULL), 0);
-    OH_IPCParcel_Destroy(data);
-    OH_IPCRemoteStub_Destroy(stub); /* the child's hold keeps it alive */
+    hand_stub_for_later(proxy,
+                        OH_IPCRemoteStub_Create("ohncp.test.Parent", parent_stub,
+                                                parent_stub_destroyed, NULL),
+                        5, 50);
     CHECK(eventually(&parent_calls, calls0 + 1));
     CHECK(eventually(&stubs_destroyed, destroyed0 + 1)); /* released by the child */
     int32_t sum = 0;
     CHECK_EQ(call_add(proxy, 20, 22, &sum), 0);
     CHECK_EQ(sum, 42);
-    OH_IPCParcel_Destroy(reply);
     CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
     OH_IPCRemoteProxy_Destroy(proxy);
 }
@@ -449,16 +457,10 @@ TEST(destroy_callback_may_call_the_peer) {
     OHIPCRemoteProxy *proxy = start_ipc_child();
     calls_from_destroy = proxy;
     int calls0 = __atomic_load_n(&parent_calls, __ATOMIC_SEQ_CST);
-    OHIPCRemoteStub *stub = OH_IPCRemoteStub_Create("ohncp.test.Parent", parent_stub,
-                                                    destroy_then_call, NULL);
-    OHIPCParcel *data = OH_IPCParcel_Create(), *reply = OH_IPCParcel_Create();
-    CHECK_EQ(OH_IPCParcel_WriteRemoteStub(data, stub), 0);
-    CHECK_EQ(OH_IPCParcel_WriteInt32(data, 5), 0);
-    CHECK_EQ(OH_IPCParcel_WriteInt32(data, 20), 0);
-    CHECK_EQ(OH_IPCRemoteProxy_SendRequest(proxy, CHILD_CALLBACK_LATER, data, reply, NULL), 0);
-    OH_IPCParcel_Destroy(data);
-    OH_IPCParcel_Destroy(reply);
-    OH_IPCRemoteStub_Destroy(stub); /* the child's release is the last */
+    hand_stub_for_later(proxy,
+                        OH_IPCRemoteStub_Create("ohncp.test.Parent", parent_stub,
+                                                destroy_then_call, NULL),
+                        5, 20); /* the child's release is the last */
     CHECK(eventually(&parent_calls, calls0 + 1));
     CHECK(eventually(&destroy_call_result, 42));
     CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);

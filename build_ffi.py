@@ -1,10 +1,10 @@
 """Build description of ``ohncp._ohncp``, the cffi (API mode) extension.
 
 setup.py hooks this in with ``cffi_modules=["build_ffi.py:ffibuilder"]``.
-The declarations cffi sees live in ``ohncp/_cdef.h``; the generated C source
-includes the real public headers and ``ohncp/_shim.h``, so the compiler checks
+The declarations cffi sees live in ``src/ohncp/_cdef.h``; the generated C source
+includes the real public headers and ``src/ohncp/_shim.h``, so the compiler checks
 every declaration and supplies every constant. The shim itself is compiled
-from ``ohncp/_shim.c``, and ``ohncp/_api.c`` looks up the runtime's functions
+from ``src/ohncp/_shim.c``, and ``src/ohncp/_api.c`` looks up the runtime's functions
 newer than API level 13 at run time (so the extension links only what every
 device has, and imports on an older one).
 
@@ -25,7 +25,7 @@ import sys
 from cffi import FFI
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-PACKAGE_DIR = os.path.join(ROOT, "ohncp")
+PACKAGE_DIR = os.path.join(ROOT, "src", "ohncp")
 INCLUDE_DIR = os.path.join(ROOT, "include")
 
 

@@ -9,7 +9,7 @@
    ``ohncp/include/``;
 3. builds the cffi extension ``ohncp._ohncp`` (see build_ffi.py) against
    those libraries, with rpath ``$ORIGIN/_lib``;
-4. compiles the demo child library ``ohncp/demo/demo_child.c`` into
+4. compiles the demo child library ``src/ohncp/demo/demo_child.c`` into
    ``ohncp/_lib/libohncp_demo.so``.
 
 The backend is chosen with the environment variable ``OHNCP_BACKEND``:
@@ -232,7 +232,7 @@ class BuildRuntimeThenExtension(build_ext):
 
     def _build_demo(self, lib_dir: Path, runtime_dir: Path | None) -> None:
         """Compile the demo child library into ``lib_dir``, linked to the runtime."""
-        source = ROOT / "ohncp" / "demo" / "demo_child.c"
+        source = ROOT / "src" / "ohncp" / "demo" / "demo_child.c"
         objects = self.compiler.compile(
             [os.path.relpath(source)],
             output_dir=self.build_temp,

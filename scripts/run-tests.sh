@@ -4,7 +4,7 @@
 #   1. a venv at .venv (python3 >= 3.10; reused if it works) with ".[test]"
 #      installed the way a user installs it (pip, build isolation on)
 #   2. pytest -q tests (no test collected counts as a failure)
-#   3. mypy --strict ohncp, ruff check
+#   3. mypy --strict src/ohncp, ruff check
 #   4. the C tests: build/ci, then build/ci-asan with -DOHNCP_SANITIZE=ON
 #   5. the C runtime and C tests built with musl-gcc (build/ci-musl) and with
 #      clang -Werror (build/ci-clang), run natively; the compilers come from
@@ -46,8 +46,6 @@ step "pip install .[test]"
 # ---- 2. pytest ----------------------------------------------------------------
 pytest_step() {
     local rc=0
-    # The console script, not "python -m pytest": that would put the source
-    # tree (whose ohncp has no compiled extension) ahead of the installed one.
     "$VENV/bin/pytest" -q tests || rc=$?
     if [ "$rc" -eq 5 ]; then
         echo "pytest collected no tests"
@@ -57,8 +55,8 @@ pytest_step() {
 run_step "pytest" pytest_step || true
 
 # ---- 3. type check and lint ----------------------------------------------------
-run_step "mypy --strict ohncp" "$VENV/bin/mypy" --strict ohncp || true
-run_step "ruff check" "$VENV/bin/ruff" check ohncp tests benchmarks build_ffi.py setup.py || true
+run_step "mypy --strict src/ohncp" "$VENV/bin/mypy" --strict src/ohncp || true
+run_step "ruff check" "$VENV/bin/ruff" check src/ohncp tests benchmarks build_ffi.py setup.py || true
 
 # ---- 4. C tests ------------------------------------------------------------------
 if command -v cmake >/dev/null 2>&1 && command -v ctest >/dev/null 2>&1; then
@@ -145,7 +143,6 @@ unprivileged_isolation() {
     (cd build/ci && TMPDIR=$tmp as_nobody ./tests/c/test_isolation) || rc=1
     # The venv's interpreter may live where nobody cannot go (/root/.pyenv).
     # Then a system python3 of the same version runs the venv's packages
-    # (from $tmp, so the source tree's ohncp does not shadow the installed one).
     local root=$PWD
     local py=("$root/$VENV/bin/python")
     if ! as_nobody "$VENV/bin/python" -c pass >/dev/null 2>&1 ||

@@ -5,7 +5,8 @@
 #      installed the way a user installs it (pip, build isolation on)
 #   2. pytest -q tests (no test collected counts as a failure)
 #   3. mypy --strict src/ohncp, ruff check
-#   4. the C tests: build/ci, then build/ci-asan with -DOHNCP_SANITIZE=ON
+#   4. the C tests: build/ci, then build/ci-asan with -DOHNCP_SANITIZE=ON,
+#      then build/ci-tsan with -DOHNCP_TSAN=ON (ThreadSanitizer)
 #   5. the C runtime and C tests built with musl-gcc (build/ci-musl) and with
 #      clang -Werror (build/ci-clang), run natively; the compilers come from
 #      scripts/install-cross-deps.sh ci (the other targets: test-targets.sh)
@@ -108,6 +109,12 @@ asan_tests() {
         c_tests build/ci-asan -DOHNCP_SANITIZE=ON
 }
 run_step "C tests with sanitizers (build/ci-asan)" asan_tests || true
+# ThreadSanitizer: ctest sets TSAN_OPTIONS itself (tests/c/CMakeLists.txt),
+# and any report fails the test that caused it.
+tsan_tests() {
+    c_tests build/ci-tsan -DOHNCP_TSAN=ON -DOHNCP_BUILD_EXAMPLES=OFF
+}
+run_step "C tests with ThreadSanitizer (build/ci-tsan)" tsan_tests || true
 
 # ---- 5. musl and clang ---------------------------------------------------------------
 toolchains_present() {

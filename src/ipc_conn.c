@@ -16,7 +16,10 @@
  *   6. requests, replies, descriptors
  *   7. the bridge for libchild_process.so (HELLO), fork safety
  *
- * Lock order: a connection's lock, then the engine's; never the other way.
+ * Lock order: all_lock (the list of connections), then a connection's lock,
+ * then the engine's; never the other way, and never two connections' locks
+ * but in fork's prepare handler (section 7), which takes them all in list
+ * order. A connection's receive lock (rlock) comes before its lock.
  * No lock is held while a user callback runs or while sending.
  */
 #include "ipc_bridge.h"
@@ -274,6 +277,8 @@ struct ipc_conn {
 static void wake_waiter(struct waiter *w);
 static void update_watch(struct ipc_conn *c, bool again);
 
+/* Every connection, for fork's handlers. all_lock is the first lock of the
+ * order (see the top of the file): it is never taken with another held. */
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ipc_conn *all_conns;
 
@@ -1410,31 +1415,54 @@ int OH_Ohncp_IPCDrain(int timeout_ms) {
 
 /* A fork()ed child has no engine threads and must not use the parent's
  * connections: they are closed here (never shut down: that would cut the
- * parent's too) and count as dead. */
+ * parent's too) and count as dead.
+ *
+ * The race these handlers exist for: at the moment of fork() another thread
+ * may be changing the engine, the list of connections or a connection (a
+ * registration, a waiter list, an import). prepare takes every lock the
+ * child handler needs, in the lock order (all_lock, each connection's lock,
+ * the engine's), so the child inherits them consistent and held by its one
+ * thread, and unlocks them. A connection's receive lock is not taken: a
+ * reader holds it across a blocking recvmsg. In the child it may stay held
+ * by a thread that does not exist there, which is harmless because only a
+ * reader of a live connection takes it, and every connection is dead there. */
+static void atfork_prepare(void) {
+    pthread_mutex_lock(&all_lock);
+    for (struct ipc_conn *c = all_conns; c != NULL; c = c->next_all)
+        pthread_mutex_lock(&c->lock);
+    pthread_mutex_lock(&eng.lock);
+}
+
+static void unlock_all(void) {
+    pthread_mutex_unlock(&eng.lock);
+    for (struct ipc_conn *c = all_conns; c != NULL; c = c->next_all)
+        pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&all_lock);
+}
+
 static void atfork_child(void) {
-    pthread_mutex_init(&eng.lock, NULL);
-    pthread_cond_init(&eng.work, NULL);
-    pthread_mutex_init(&all_lock, NULL);
+    /* Threads of the parent may have been waiting on these; none exists
+     * here, so the objects are taken over as new ones. */
+    eng.work = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+    eng.idle_cond = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
     eng.joined = 0;
     sys_closep(&eng.epfd);
     sys_closep(&eng.jobs_fd);
-    eng.head = eng.tail = NULL;
+    eng.head = eng.tail = NULL; /* jobs of the parent's peers: leaked */
     eng.workers = eng.in_epoll = eng.busy = 0;
-    free(eng.regs);
+    free(eng.regs); /* the engine's lock was held: nobody was changing it */
     eng.regs = NULL;
     eng.nregs = 0;
-    pthread_cond_init(&eng.idle_cond, NULL);
     for (struct ipc_conn *c = all_conns; c != NULL; c = c->next_all) {
-        pthread_mutex_init(&c->lock, NULL);
-        pthread_mutex_init(&c->rlock, NULL);
         sys_closep(&c->fd);
         c->dead = true;
-        c->waiters = NULL;
+        c->waiters = NULL; /* on the stacks of the parent's other threads */
         for (OHIPCRemoteProxy *p = c->imports; p != NULL; p = p->next_import)
             p->dead = true;
     }
+    unlock_all();
 }
 
 __attribute__((constructor)) static void ipc_conn_init(void) {
-    pthread_atfork(NULL, NULL, atfork_child);
+    pthread_atfork(atfork_prepare, unlock_all, atfork_child);
 }

@@ -15,6 +15,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,18 +58,21 @@ const char *OH_Ohncp_GetLastErrorMessage(void) { return last_error; }
 
 /* ---- 2. child detection -------------------------------------------------- */
 
+/* Looked up once: concurrent first callers would otherwise race on the
+ * result. The address is inherited unchanged across fork. */
+static const struct ohncp_spawner_state *child_state;
+static pthread_once_t child_state_once = PTHREAD_ONCE_INIT;
+
+static void child_state_lookup(void) {
+    const struct ohncp_spawner_state *s = dlsym(RTLD_DEFAULT, "ohncp_spawner_state");
+    if (s != NULL && (s->magic != OHNCP_STATE_MAGIC || s->version != OHNCP_STATE_VERSION))
+        s = NULL;
+    child_state = s;
+}
+
 const struct ohncp_spawner_state *ncp_child_state(void) {
-    /* Looked up once; the address is inherited unchanged across fork. */
-    static const struct ohncp_spawner_state *state;
-    static int looked_up;
-    if (!__atomic_load_n(&looked_up, __ATOMIC_ACQUIRE)) {
-        const struct ohncp_spawner_state *s = dlsym(RTLD_DEFAULT, "ohncp_spawner_state");
-        if (s != NULL && (s->magic != OHNCP_STATE_MAGIC || s->version != OHNCP_STATE_VERSION))
-            s = NULL;
-        state = s;
-        __atomic_store_n(&looked_up, 1, __ATOMIC_RELEASE);
-    }
-    return state != NULL && state->in_child ? state : NULL;
+    pthread_once(&child_state_once, child_state_lookup);
+    return child_state != NULL && child_state->in_child ? child_state : NULL;
 }
 
 NativeChildProcess_Args *OH_Ability_GetCurrentChildProcessArgs(void) {

@@ -888,7 +888,14 @@ int runtime_remove_exit_cb(void *fn, void *user, bool raw) {
 
 /* A fork()ed copy of the parent has none of our threads and must not talk on
  * the original's sockets: it gets a fresh runtime on first use. Its children
- * (none yet) and the exit callbacks it registered carry over. */
+ * (none yet) and the exit callbacks it registered carry over.
+ *
+ * The race these handlers exist for: another thread of the parent may be in
+ * the middle of a start or an exit (slots half written, a mutex held) at the
+ * moment of fork(). prepare takes both locks, in their declared order, so the
+ * child inherits a consistent `rt` and locks held by the forking thread
+ * itself, which it may unlock (initialising a held mutex again would be
+ * undefined). */
 static void atfork_prepare(void) {
     pthread_mutex_lock(&rt.lock);
     pthread_mutex_lock(&rt.cb_lock);
@@ -900,9 +907,9 @@ static void atfork_parent(void) {
 }
 
 static void atfork_child(void) {
-    pthread_mutex_init(&rt.lock, NULL);
-    pthread_mutex_init(&rt.cb_lock, NULL);
-    pthread_cond_init(&rt.cond, NULL);
+    /* Threads of the parent may have been waiting on rt.cond; none of them
+     * exists here, so the object is taken over as a new one. */
+    rt.cond = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
     sys_closep(&rt.ctl_fd);
     sys_closep(&rt.start_fd);
     sys_closep(&rt.wake_fd);
@@ -918,6 +925,8 @@ static void atfork_child(void) {
         }
         rt.pending[i] = (struct pending_ipc){0};
     }
+    pthread_mutex_unlock(&rt.cb_lock);
+    pthread_mutex_unlock(&rt.lock);
 }
 
 __attribute__((constructor)) static void runtime_init(void) {

@@ -805,6 +805,13 @@ TEST(calling_identity_inside_a_request) {
 TEST(fork_with_live_connection) {
     if (under_qemu_user())
         SKIP("qemu-user 7.2 aborts in fork() of a process with running threads");
+#if defined(__SANITIZE_THREAD__)
+    /* The forked child starts a runtime and IPC workers of its own; TSan
+     * aborts on threads started after a fork with threads running ("dup
+     * thread with used id"). fork_after_children_started covers the fork
+     * handlers under TSan; this case runs in the other builds. */
+    SKIP("TSan cannot follow a forked child that starts threads");
+#endif
     OHIPCRemoteProxy *proxy = start_ipc_child();
     int32_t sum = 0;
     CHECK_EQ(call_add(proxy, 1, 2, &sum), 0);

@@ -42,12 +42,19 @@ target_link_options(ohncp-spawner PRIVATE
   -Wl,--export-dynamic-symbol=ohncp_spawner_state)
 set_target_properties(ohncp-spawner PROPERTIES
   RUNTIME_OUTPUT_DIRECTORY ${OHNCP_OUT_DIR}
-  BUILD_RPATH "\$ORIGIN"
-  INSTALL_RPATH "\$ORIGIN/../../${CMAKE_INSTALL_LIBDIR}")
+  # One RUNPATH for both trees (beside the libraries in the build tree, two
+  # levels down from them installed): CMake's build RUNPATH would end in an
+  # empty entry, the current directory (see child_process below).
+  BUILD_WITH_INSTALL_RPATH ON
+  INSTALL_RPATH "\$ORIGIN:\$ORIGIN/../../${CMAKE_INSTALL_LIBDIR}")
 
 # Installed, libchild_process.so finds libipc_capi.so beside it even where
-# that directory is not on the default search path (a staging prefix).
-set_target_properties(child_process PROPERTIES INSTALL_RPATH "\$ORIGIN")
+# that directory is not on the default search path (a staging prefix). The
+# build tree uses the same RUNPATH: CMake's own build RUNPATH for it would end
+# in an empty entry (".../lib:"), which the dynamic linker reads as the
+# current directory, so bare library names would load from there.
+set_target_properties(child_process PROPERTIES INSTALL_RPATH "\$ORIGIN"
+  BUILD_WITH_INSTALL_RPATH ON)
 install(TARGETS child_process ipc_capi LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS ohncp-spawner RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/ohncp)
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

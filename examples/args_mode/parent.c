@@ -6,6 +6,8 @@
 
 #include <AbilityKit/native_child_process.h>
 
+#include "../ncp_error.h"
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t exited = PTHREAD_COND_INITIALIZER;
 static int exit_seen = -1;
@@ -33,7 +35,9 @@ int main(int argc, char **argv) {
     int32_t pid = 0;
     Ability_NativeChildProcess_ErrCode rc = OH_Ability_StartNativeChildProcess(entry, args, options, &pid);
     if (rc != NCP_NO_ERROR) {
-        fprintf(stderr, "start failed: %d\n", (int)rc);
+        char what[512];
+        snprintf(what, sizeof what, "start of '%s'", entry);
+        ncp_print_error(what, rc);
         return 1;
     }
     close(p[1]);

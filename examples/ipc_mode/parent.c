@@ -8,6 +8,7 @@
 #include <IPCKit/ipc_kit.h>
 
 #include "calc.h"
+#include "../ncp_error.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
@@ -47,7 +48,9 @@ int main(int argc, char **argv) {
     OH_Ability_RegisterNativeChildProcessExitCallback(on_exit_cb);
     int rc = OH_Ability_CreateNativeChildProcess(lib, on_started);
     if (rc != NCP_NO_ERROR) {
-        fprintf(stderr, "create failed: %d\n", rc);
+        char what[512];
+        snprintf(what, sizeof what, "start of '%s'", lib);
+        ncp_print_error(what, rc);
         return 1;
     }
     pthread_mutex_lock(&lock);
@@ -55,7 +58,8 @@ int main(int argc, char **argv) {
         pthread_cond_wait(&changed, &lock);
     pthread_mutex_unlock(&lock);
     if (start_code != NCP_NO_ERROR) {
-        fprintf(stderr, "child did not start: %d\n", start_code);
+        fprintf(stderr, "child '%s' did not start: %s (%d)\n", lib, ncp_error_name(start_code),
+                start_code);
         return 1;
     }
     int32_t sum = 0;

@@ -76,6 +76,40 @@ def _cmake() -> str:
     return found
 
 
+def _c_compiler() -> str | None:
+    """Return the C compiler this build would use, or None if there is none."""
+    configured = os.environ.get("CC") or sysconfig.get_config_var("CC") or ""
+    for name in (*configured.split()[:1], "cc", "gcc", "clang"):
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    return None
+
+
+def _cmake_generator() -> list[str]:
+    """Return CMake's generator arguments; exit with one sentence if nothing can build."""
+    if os.environ.get("CMAKE_GENERATOR") or shutil.which("make"):
+        return []
+    if shutil.which("ninja"):
+        return ["-G", "Ninja"]
+    sys.exit(
+        "ohncp: building the bundled runtime needs make or ninja, and neither is on PATH "
+        "(install one, e.g. 'apt install make' or 'pip install ninja')"
+    )
+
+
+def _check_prerequisites() -> None:
+    """Exit with one clear sentence if a tool the build needs is missing."""
+    if _c_compiler() is None:
+        sys.exit(
+            "ohncp: building from source needs a C compiler, and none was found "
+            "($CC, Python's configured compiler, cc, gcc and clang are not on PATH; "
+            "install one, e.g. 'apt install gcc', or set CC)"
+        )
+    if _backend() == "host":
+        _cmake_generator()
+
+
 _Segments = tuple[str, bool, list[tuple[int, int, int]], tuple[int, int]]
 
 
@@ -151,6 +185,7 @@ class BuildRuntimeThenExtension(build_ext):
 
     def run(self) -> None:
         """Build the runtime, bundle it, then build the extension and the demo."""
+        _check_prerequisites()
         package_dir = Path(self.get_ext_fullpath("ohncp._ohncp")).parent
         system = _backend() == "system"
         lib_dir = _system_library_dir() if system else self._build_runtime()
@@ -198,6 +233,7 @@ class BuildRuntimeThenExtension(build_ext):
         subprocess.run(
             [
                 cmake,
+                *_cmake_generator(),
                 "-S",
                 str(ROOT),
                 "-B",

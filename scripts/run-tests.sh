@@ -16,7 +16,8 @@
 #      cannot reach the venv's own interpreter)
 #
 # Every step runs even if an earlier one failed (except when the install
-# fails); the exit status is non-zero if any step failed.
+# fails); the exit status is non-zero if any step failed. The last line adds
+# up the tests of every step (passed, failed, skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -190,6 +191,8 @@ fi
 echo
 if [ "${#failed[@]}" -ne 0 ]; then
     printf 'run-tests: FAILED: %s\n' "${failed[@]}"
+    print_totals
     exit 1
 fi
 echo "run-tests: all steps passed"
+print_totals

@@ -235,6 +235,8 @@ done
 echo
 if [ "${#failed[@]}" -ne 0 ]; then
     printf 'test-targets: FAILED: %s\n' "${failed[@]}"
+    print_totals
     exit 1
 fi
 echo "test-targets: all passed (${wanted[*]}) in $((SECONDS - start)) s"
+print_totals

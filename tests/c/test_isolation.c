@@ -33,9 +33,8 @@ static char unix_path[300]; /* a Unix socket of ours, listening */
 /* A listener on 127.0.0.1, a world-writable working directory and a file
  * that only our uid can read. */
 static void setup(void) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(workdir, sizeof workdir, "%s/ohncp-iso-XXXXXX", tmp != NULL ? tmp : "/tmp");
-    CHECK(mkdtemp(workdir) != NULL);
+    snprintf(workdir, sizeof workdir, "%s/iso", testlib_case_dir());
+    CHECK(mkdir(workdir, 0777) == 0);
     CHECK(chmod(workdir, 0777) == 0);
     CHECK(chdir(workdir) == 0);
     snprintf(secret, sizeof secret, "%s/secret", workdir);

@@ -4,6 +4,7 @@
  * TEST(name) { ... } registers a case. main() (from testlib_main.c) runs
  * every case, or those named on the command line, each in its own forked
  * process with a timeout, and ends with the line "N passed, N failed".
+ * A case that needs files makes them in testlib_case_dir().
  * Inside a case, CHECK* print the failing expression and end the case.
  */
 #ifndef OHNCP_TESTLIB_H
@@ -16,6 +17,11 @@
 
 typedef void (*testlib_fn)(void);
 void testlib_register(const char *name, testlib_fn fn, unsigned timeout_s);
+
+/* A directory of the running case's own (mode 0755, below $TMPDIR or /tmp),
+ * made on first use. The runner removes it with everything in it when the
+ * case ends, however it ends (pass, CHECK, crash, timeout). */
+const char *testlib_case_dir(void);
 
 #define TEST_TIMEOUT(name, secs)                                              \
     static void test_##name(void);                                            \

@@ -2,7 +2,9 @@
 #include "testlib.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #define TESTLIB_MAX 256
@@ -25,6 +27,32 @@ void testlib_register(const char *name, testlib_fn fn, unsigned timeout_s) {
     ncases++;
 }
 
+/* The running case's directory: named by the runner before the fork, so
+ * that it can remove it whatever became of the case. */
+static char case_dir[256];
+
+const char *testlib_case_dir(void) {
+    if (mkdir(case_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "testlib: mkdir %s: %s\n", case_dir, strerror(errno));
+        _exit(1);
+    }
+    (void)chmod(case_dir, 0755); /* whatever the umask: sandboxed children enter it */
+    return case_dir;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st, (void)type, (void)ftw;
+    if (remove(path) != 0 && errno != ENOENT)
+        fprintf(stderr, "testlib: cannot remove %s: %s\n", path, strerror(errno));
+    return 0;
+}
+
+static void remove_case_dir(void) {
+    struct stat st;
+    if (lstat(case_dir, &st) == 0)
+        (void)nftw(case_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static int selected(int argc, char **argv, const char *name) {
     if (argc < 2)
         return 1;
@@ -36,6 +64,9 @@ static int selected(int argc, char **argv, const char *name) {
 
 /* Runs one case in a child; returns 0 pass, 1 fail, 2 skip. */
 static int run_case(int i) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(case_dir, sizeof case_dir, "%s/ohncp-case-%d-%d",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp", (int)getpid(), i);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -56,6 +87,7 @@ static int run_case(int i) {
             return 1;
         }
     (void)kill(-pid, SIGKILL);
+    remove_case_dir();
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 77)

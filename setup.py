@@ -287,4 +287,7 @@ class BuildRuntimeThenExtension(build_ext):
 setup(
     cmdclass={"build_ext": BuildRuntimeThenExtension},
     cffi_modules=["build_ffi.py:ffibuilder"],
+    # The extension uses the stable ABI (cffi builds it with Py_LIMITED_API):
+    # one wheel serves CPython 3.10 and every later version.
+    options={"bdist_wheel": {"py_limited_api": "cp310"}},
 )

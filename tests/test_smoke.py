@@ -7,6 +7,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,42 @@ def test_check_passes_on_no_error() -> None:
 
 
 def test_version_matches_metadata() -> None:
-    assert ohncp.__version__ == importlib.metadata.version("ohncp") == "0.1.0"
+    assert ohncp.__version__ == importlib.metadata.version("ohncp")
+
+
+def test_version_is_written_once() -> None:
+    root = Path(__file__).resolve().parent.parent
+    written = [
+        p.relative_to(root).as_posix()
+        for p in (root / "pyproject.toml", root / "CMakeLists.txt", root / "src/ohncp/__init__.py")
+        if ohncp.__version__ in p.read_text(encoding="utf-8")
+    ]
+    assert written == []  # they read src/ohncp/_version.py
+
+
+def test_wheel_is_stable_abi_for_310_and_later() -> None:
+    wheel = importlib.metadata.distribution("ohncp").read_text("WHEEL") or ""
+    tags = [line.split(": ", 1)[1] for line in wheel.splitlines() if line.startswith("Tag: ")]
+    assert tags
+    assert all(tag.startswith("cp310-abi3-") for tag in tags), tags
+
+
+def test_license_metadata() -> None:
+    meta = importlib.metadata.metadata("ohncp")
+    assert meta["License-Expression"] == "Apache-2.0"
+    files = importlib.metadata.files("ohncp") or []
+    assert any(f.name == "LICENSE" for f in files)
+
+
+def test_import_does_not_import_asyncio(tmp_path: Path) -> None:
+    code = (
+        "import sys, ohncp; print('asyncio' in sys.modules); "
+        "ohncp.aio; print('asyncio' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", "True"]
 
 
 def test_all_names_exist() -> None:

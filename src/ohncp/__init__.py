@@ -34,6 +34,7 @@ Child libraries are built against this package's headers and runtime:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import os
 import threading
@@ -42,7 +43,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ._backend import library_dir
 from ._constants import ErrorCode, IPCErrorCode, IsolationMode, RequestMode
@@ -77,8 +78,7 @@ from ._errors import (
 from ._events import ExitCallback, on_child_exit
 from ._ipc import Parcel, RemoteProxy, RemoteStub, connect, connect_async
 from ._ohncp import ffi, lib
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "AlreadyInChildError",
@@ -422,5 +422,14 @@ def get_library_dir() -> str:
 check(lib.shim_init())
 
 
-# Last: ohncp.aio builds on the names above.
-from . import aio  # noqa: E402
+# ohncp.aio is imported on first use, so that `import ohncp` does not import
+# asyncio. (Hidden from type checkers, which would otherwise accept any name
+# as an attribute of this module; they see the submodule itself.)
+if TYPE_CHECKING:
+    from . import aio
+else:
+
+    def __getattr__(name: str) -> object:
+        if name == "aio":
+            return importlib.import_module(".aio", __name__)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -202,13 +202,19 @@ def test_run_fd_default_mode_creates_the_file(tmp_path: Path, basic: Callable[[s
     assert target.read_text() == "new"
 
 
+def test_run_fd_path_with_a_colon(tmp_path: Path, basic: Callable[[str], str]) -> None:
+    done = run_cli(tmp_path, "run", basic("WriteParams"), "--param", "c", "--fd", "out=./x:y")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "x:y").read_text() == "c"
+
+
 def test_run_fd_open_failure(tmp_path: Path, cli_child: Callable[[str], str]) -> None:
     missing = tmp_path / "no" / "such.txt"
     done = run_cli(tmp_path, "run", cli_child("Copy"), "--fd", f"in=r:{missing}", "--fd", "out=-")
     assert_clean_failure(done, "--fd in", str(missing))
 
 
-@pytest.mark.parametrize("spec", ["out", "=x", "out=", "out=&x", "out=w:"])
+@pytest.mark.parametrize("spec", ["out", "=x", "out=", "out=&x", "out=w:", "out=x:foo"])
 def test_run_bad_fd_spec_is_a_usage_error(
     tmp_path: Path, cli_child: Callable[[str], str], spec: str
 ) -> None:
@@ -372,6 +378,39 @@ def test_call_passes_an_fd(tmp_path: Path, ipc_child: str) -> None:
     done = run_cli(tmp_path, "call", ipc_child, str(WRITE_HI), "--fd", f"w:{target}")
     assert done.returncode == 0, done.stderr
     assert target.read_text() == "hi"
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ("out=-", "not NAME=SPEC"),
+        ("x:foo", "unknown mode 'x'"),
+        ("w:", "no path after w:"),
+        ("&x", "&N takes a file descriptor number"),
+    ],
+)
+def test_call_bad_fd_spec_is_a_usage_error(
+    tmp_path: Path, ipc_child: str, spec: str, needle: str
+) -> None:
+    done = run_cli(tmp_path, "call", ipc_child, str(WRITE_HI), "--fd", spec)
+    assert done.returncode == 2, done.stderr
+    assert needle in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no file named after the spec
+
+
+def test_call_fd_path_with_an_equals_sign(tmp_path: Path, ipc_child: str) -> None:
+    done = run_cli(tmp_path, "call", ipc_child, str(WRITE_HI), "--fd", "./out=-")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out=-").read_text() == "hi"
+
+
+@pytest.mark.parametrize("code", ["0", "0x1000000", "0xFFFFFFFF", "-1"])
+def test_call_code_outside_its_help_is_a_usage_error(
+    tmp_path: Path, ipc_child: str, code: str
+) -> None:
+    done = run_cli(tmp_path, "call", ipc_child, code)
+    assert done.returncode == 2, done.stderr
+    assert "1..0xFFFFFF" in done.stderr
 
 
 def test_call_user_error_code(tmp_path: Path, ipc_child: str) -> None:

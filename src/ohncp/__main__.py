@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import errno
 import os
+import re
 import select
 import signal
 import sys
@@ -147,41 +148,66 @@ _OPEN_FLAGS = {
 }
 
 FD_SPEC_HELP = """\
-A file descriptor is given as one of:
-  [MODE:]PATH  open PATH; MODE is r (read), w (write, create, truncate),
+A file descriptor SPEC is one of (the same for run's --fd NAME=SPEC and
+call's --fd SPEC):
+  MODE:PATH    open PATH; MODE is r (read), w (write, create, truncate),
                a (append, create) or rw (read and write, create, keep the
-               contents); without MODE: rw, or r if PATH may only be read
+               contents)
+  PATH         open PATH read and write (read only if it may only be read);
+               a PATH that starts with WORD: or, for call, has an = before
+               any /, is written ./PATH
   -            this command's stdout (its stdin with r:-)
   &N           this command's open file descriptor N, as it is (quote the &
                in a shell: --fd 'log=&3')
 """
 
+# WORD: at the start of a spec is a mode, known or not: "x:foo" is an error,
+# not a file named "x:foo".
+_MODE_PREFIX = re.compile(r"([A-Za-z]+):")
+
 
 def _check_fd_spec(spec: str) -> str:
-    """Check a fd spec for argparse, before anything starts."""
-    if spec.startswith("&") and not spec[1:].isdigit():
-        raise argparse.ArgumentTypeError(f"{spec!r}: &N takes a file descriptor number")
-    mode, sep, path = spec.partition(":")
-    if sep and mode in _OPEN_FLAGS and not path:
-        raise argparse.ArgumentTypeError(f"{spec!r}: no path after {mode}:")
+    """Check a fd SPEC for argparse, before anything starts."""
     if not spec:
         raise argparse.ArgumentTypeError("empty file descriptor spec")
+    if spec.startswith("&") and not spec[1:].isdigit():
+        raise argparse.ArgumentTypeError(f"{spec!r}: &N takes a file descriptor number")
+    prefix = _MODE_PREFIX.match(spec)
+    if prefix is not None:
+        mode = prefix.group(1)
+        if mode not in _OPEN_FLAGS:
+            raise argparse.ArgumentTypeError(
+                f"{spec!r}: unknown mode {mode!r} (r, w, a or rw; a file name with a "
+                f"colon is written ./{spec})"
+            )
+        if prefix.end() == len(spec):
+            raise argparse.ArgumentTypeError(f"{spec!r}: no path after {mode}:")
     return spec
 
 
 def _named_fd_spec(text: str) -> tuple[str, str]:
-    """Split ``NAME=SPEC`` for argparse."""
+    """Split run's ``NAME=SPEC`` for argparse."""
     name, sep, spec = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME=SPEC (e.g. out=result.txt)")
     return name, _check_fd_spec(spec)
 
 
+def _unnamed_fd_spec(text: str) -> str:
+    """Check call's ``SPEC`` for argparse: request fds have no names."""
+    name, sep, _ = text.partition("=")
+    if sep and "/" not in name:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: call --fd takes a SPEC, not NAME=SPEC (a request's fds have no "
+            f"names; a file name with an = is written ./{text})"
+        )
+    return _check_fd_spec(text)
+
+
 def _open_fd_spec(spec: str, stack: contextlib.ExitStack) -> int:
     """Return the fd ``spec`` names; fds it opens are closed when ``stack`` closes."""
-    mode, sep, path = spec.partition(":")
-    if not (sep and mode in _OPEN_FLAGS):
-        mode, path = "", spec
+    prefix = _MODE_PREFIX.match(spec)  # a known mode: _check_fd_spec saw to it
+    mode, path = (prefix.group(1), spec[prefix.end() :]) if prefix else ("", spec)
     if path == "-":
         return 0 if mode == "r" else 1
     if path.startswith("&") and path[1:].isdigit():
@@ -335,6 +361,21 @@ def _int_of(kind: str) -> Callable[[str], int]:
 
     convert.__name__ = kind  # argparse names the type in its messages
     return convert
+
+
+def _request_code(text: str) -> int:
+    """Convert CODE for argparse: a user request code, 1..0xFFFFFF as the help says."""
+    try:
+        code = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 1 <= code <= _MAX_REQUEST_CODE:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a request code (1..0xFFFFFF)")
+    return code
+
+
+_request_code.__name__ = "request code"
+_MAX_REQUEST_CODE = 0xFFFFFF
 
 
 def _hex_bytes(text: str) -> bytes:
@@ -604,7 +645,7 @@ def _add_call(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "lib", metavar="LIB", help="the child library (a path, or a name searched as for run)"
     )
     call_parser.add_argument(
-        "code", metavar="CODE", type=_int_of("uint32"), help="the request code, 1..0xFFFFFF"
+        "code", metavar="CODE", type=_request_code, help="the request code, 1..0xFFFFFF"
     )
     values = call_parser.add_argument_group(
         "request values",
@@ -640,7 +681,7 @@ def _add_call(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         dest="values",
         action=_AppendTyped,
         const="fd",
-        type=_check_fd_spec,
+        type=_unnamed_fd_spec,
         metavar="SPEC",
         help="a file descriptor (SPEC below)",
     )

@@ -9,8 +9,9 @@
    ``ohncp/include/``;
 3. builds the cffi extension ``ohncp._ohncp`` (see build_ffi.py) against
    those libraries, with rpath ``$ORIGIN/_lib``;
-4. compiles the demo child library ``src/ohncp/demo/demo_child.c`` into
-   ``ohncp/_lib/libohncp_demo.so``.
+4. compiles the example child libraries into ``ohncp/_lib``:
+   ``libohncp_demo.so`` (``src/ohncp/demo/demo_child.c``) and
+   ``libohncp_calc.so`` (``examples/ipc_mode/calc_child.c``).
 
 The backend is chosen with the environment variable ``OHNCP_BACKEND``:
 
@@ -267,22 +268,31 @@ class BuildRuntimeThenExtension(build_ext):
         shutil.copytree(ROOT / "include", include)
 
     def _build_demo(self, lib_dir: Path, runtime_dir: Path | None) -> None:
-        """Compile the demo child library into ``lib_dir``, linked to the runtime."""
-        source = ROOT / "src" / "ohncp" / "demo" / "demo_child.c"
-        objects = self.compiler.compile(
-            [os.path.relpath(source)],
-            output_dir=self.build_temp,
-            include_dirs=[str(ROOT / "include")],
-            extra_postargs=["-fPIC", "-Wall", "-Wextra", "-O2"],
-        )
-        self.compiler.link_shared_object(
-            objects,
-            str(lib_dir / "libohncp_demo.so"),
-            library_dirs=[] if runtime_dir is None else [str(runtime_dir)],
-            libraries=["child_process"],
-            extra_postargs=["-Wl,-rpath,$ORIGIN"],
-        )
+        """Compile the bundled example child libraries into ``lib_dir``, linked to the runtime.
 
+        ``libohncp_demo.so`` (args mode, ``python -m ohncp demo``) and
+        ``libohncp_calc.so``, the calculator of ``examples/ipc_mode`` (IPC
+        mode, ``python -m ohncp demo --ipc`` and ``ohncp.demo.CALC_LIBRARY``).
+        """
+        calc_dir = ROOT / "examples" / "ipc_mode"
+        children = (
+            (ROOT / "src" / "ohncp" / "demo" / "demo_child.c", "libohncp_demo.so", ["child_process"]),
+            (calc_dir / "calc_child.c", "libohncp_calc.so", ["child_process", "ipc_capi"]),
+        )
+        for source, name, libraries in children:
+            objects = self.compiler.compile(
+                [os.path.relpath(source)],
+                output_dir=self.build_temp,
+                include_dirs=[str(ROOT / "include"), str(calc_dir)],
+                extra_postargs=["-fPIC", "-Wall", "-Wextra", "-O2"],
+            )
+            self.compiler.link_shared_object(
+                objects,
+                str(lib_dir / name),
+                library_dirs=[] if runtime_dir is None else [str(runtime_dir)],
+                libraries=libraries,
+                extra_postargs=["-Wl,-rpath,$ORIGIN"],
+            )
 
 setup(
     cmdclass={"build_ext": BuildRuntimeThenExtension},

@@ -3,7 +3,8 @@
 #
 #   1. a venv at .venv (python3 >= 3.10; reused if it works) with ".[test]"
 #      installed the way a user installs it (pip, build isolation on)
-#   2. pytest -q tests (no test collected counts as a failure)
+#   2. the README's first command run as written in a fresh venv; then
+#      pytest -q tests (no test collected counts as a failure)
 #   3. mypy --strict src/ohncp, ruff check
 #   4. the C tests: build/ci, then build/ci-asan with -DOHNCP_SANITIZE=ON,
 #      then build/ci-tsan with -DOHNCP_TSAN=ON (ThreadSanitizer)
@@ -44,6 +45,21 @@ step "pip install .[test]"
 # A local directory is always rebuilt and reinstalled, so the venv tests the
 # tree as it is now.
 "$VENV/bin/python" -m pip install ".[test]"
+
+# The README's first command, literally, from the top of the tree in a fresh
+# venv, as a new user runs it (the second one is this script).
+readme_first_command() {
+    local venv rc=0 cmd
+    cmd=$(awk '/^```sh$/ { getline; print; exit }' README.md | sed 's/[[:space:]]*#.*$//')
+    echo "README: $cmd"
+    [ -n "$cmd" ] || return 1
+    venv=$(mktemp -d)
+    "$PYTHON" -m venv "$venv" &&
+        (. "$venv/bin/activate" && bash -euc "$cmd") || rc=$?
+    rm -rf "$venv"
+    return "$rc"
+}
+run_step "README's first command in a fresh venv" readme_first_command || true
 
 # ---- 2. pytest ----------------------------------------------------------------
 pytest_step() {

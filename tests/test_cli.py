@@ -104,6 +104,15 @@ def test_demo(tmp_path: Path) -> None:
     assert "child exited with status 0" in lines
 
 
+def test_demo_ipc(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "demo", "--ipc")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert "add(19, 23) = 42" in lines
+    assert any(line.startswith("child pid: ") for line in lines)
+    assert "child exited, exit callback: code/signal 0" in lines
+
+
 # ---- run ----
 
 

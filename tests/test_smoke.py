@@ -152,7 +152,7 @@ def test_headers_are_bundled() -> None:
 
 def test_runtime_is_bundled() -> None:
     libdir = Path(ohncp.get_library_dir())
-    for name in ("libchild_process.so", "libipc_capi.so", "libohncp_demo.so"):
+    for name in ("libchild_process.so", "libipc_capi.so", "libohncp_demo.so", "libohncp_calc.so"):
         assert (libdir / name).is_file(), name
     assert os.access(libdir / "ohncp-spawner", os.X_OK)
 

@@ -41,11 +41,10 @@ from . import (
     connect,
     get_include,
     get_library_dir,
+    on_child_exit,
 )
 from . import start as start_child
-from ._backend import BUNDLE_DIR
-
-DEMO_LIBRARY = "libohncp_demo.so"
+from .demo import CALC_ADD, CALC_EXIT, CALC_LIBRARY, DEMO_LIBRARY
 
 EXIT_FAILURE = 1  # the runtime, the child's stub or the system said no
 EXIT_USAGE = 2  # argparse's status for a bad command line
@@ -109,7 +108,7 @@ def demo(params: str, timeout: float) -> int:
     if the child started, wrote a line naming its pid and ``params``, and
     exited with status 0.
     """
-    entry = f"{BUNDLE_DIR / DEMO_LIBRARY}:DemoMain"
+    entry = f"{DEMO_LIBRARY}:DemoMain"
     read_end, write_end = os.pipe()
     try:
         try:
@@ -133,6 +132,43 @@ def demo(params: str, timeout: float) -> int:
     ok = returncode == 0 and str(child.pid) in text and params in text
     if not ok:
         print("ohncp demo: FAILED (unexpected output or exit status)", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def demo_ipc(timeout: float) -> int:
+    """Start the bundled calculator child, add 19 and 23 through it, end it.
+
+    Prints the sum, the child's pid and how it exited. Returns 0 only if
+    the sum is 42 and the child exited with status 0.
+    """
+    exits: list[int] = []
+    exited = threading.Event()
+
+    def on_exit(pid: int, status: int) -> None:
+        if pid == child_pid:
+            exits.append(status)
+            exited.set()
+
+    child_pid = 0
+    total = 0
+    try:
+        with on_child_exit(on_exit), connect(CALC_LIBRARY, timeout=timeout) as calc:
+            child_pid = calc.pid
+            reply = calc.send_request(CALC_ADD, Parcel().write_int32(19).write_int32(23))
+            total = reply.read_int32()
+            print(f"started {CALC_LIBRARY}")
+            print(f"child pid: {child_pid}")
+            print(f"add(19, 23) = {total}")
+            calc.send_request(CALC_EXIT, Parcel())
+            if not exited.wait(timeout):
+                raise TimeoutError(f"the calculator (pid {child_pid}) did not exit")
+    except (NativeChildProcessError, IPCError, TimeoutError) as exc:
+        print(f"ohncp demo --ipc: {exc}", file=sys.stderr)
+        return 1
+    print(f"child exited, exit callback: code/signal {exits[0]}")
+    ok = total == 42 and exits[0] == 0
+    if not ok:
+        print("ohncp demo --ipc: FAILED (unexpected sum or exit status)", file=sys.stderr)
     return 0 if ok else 1
 
 
@@ -573,8 +609,9 @@ with their parent.
 """
 
 _DEMO_EXAMPLES = """\
-example:
-  python -m ohncp demo --params "hi there"
+examples:
+  python -m ohncp demo --params "hi there"   # args mode
+  python -m ohncp demo --ipc                 # IPC mode: the calculator child
 """
 
 
@@ -743,6 +780,11 @@ def _parser() -> argparse.ArgumentParser:
     demo_parser.add_argument(
         "--timeout", type=float, default=10.0, help="seconds to wait for the child"
     )
+    demo_parser.add_argument(
+        "--ipc",
+        action="store_true",
+        help="start the bundled IPC-mode calculator instead, call it, and end it",
+    )
     return parser
 
 
@@ -764,7 +806,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:  # a signal between the command's own handling points
         return 128 + exc.signo
     if args.command == "demo":
-        return demo(args.params, args.timeout)
+        return demo_ipc(args.timeout) if args.ipc else demo(args.params, args.timeout)
     wanted = [make for asked, make in ((args.cflags, cflags), (args.libs, libs)) if asked]
     if not wanted:
         parser.print_help(sys.stderr)

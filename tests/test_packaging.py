@@ -14,10 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _bin_with(tmp_path: Path, names: list[str]) -> Path:
-    """Return a directory holding only the named tools (and the interpreter)."""
+    """Return a directory holding only the named tools."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(sys.executable)
     for name in names:
         found = shutil.which(name)
         if found is None:
@@ -32,7 +31,7 @@ def _build_ext(tmp_path: Path, bin_dir: Path) -> subprocess.CompletedProcess[str
     env["PATH"] = str(bin_dir)
     return subprocess.run(
         [
-            str(bin_dir / "python"),
+            sys.executable,  # by its own path: the venv's, with its setuptools
             "setup.py",
             "build_ext",
             "--build-temp",

@@ -47,7 +47,18 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ._backend import library_dir
 from ._constants import ErrorCode, IPCErrorCode, IsolationMode, RequestMode
-from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode
+from ._convert import (
+    FileDescriptorLike,
+    Isolation,
+    fd_table,
+    flag,
+    fs_bytes,
+    int_arg,
+    isolation_mode,
+    optional_name,
+    timeout_seconds,
+    utf8_bytes,
+)
 from ._errors import (
     AlreadyInChildError,
     BusyError,
@@ -232,7 +243,9 @@ class ChildProcess:
 
         Raises:
             TimeoutExpired: the child was still running after ``timeout``.
+            TypeError, ValueError: ``timeout`` is not a number >= 0 or None.
         """
+        timeout = timeout_seconds(timeout)
         if self._returncode is not None:
             return self._returncode
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -322,28 +335,30 @@ def start(
     Raises:
         NativeChildProcessError: a subclass for the runtime's error code, e.g.
             InvalidParamError, LibLoadingFailedError, NotSupportedError.
+        TypeError: an argument of the wrong type (named in the message).
         ValueError: an unknown ``isolation``, or a NUL byte in a string.
     """
+    c_entry = fs_bytes(entry, "entry")
+    c_params = utf8_bytes(params, "params")
+    table = fd_table(fds)
     mode = isolation_mode(isolation)
-    names = []
-    numbers = []
-    for name, fd in (fds or {}).items():
-        names.append(ffi.new("char[]", fs_bytes(name.encode("utf-8"), "fd name")))
-        numbers.append(fileno(fd))
+    uid = flag(isolation_uid, "isolation_uid")
+    name_bytes = optional_name(process_name, "process_name")
+    names = [ffi.new("char[]", name) for name, _ in table]
     c_names = ffi.new("char *[]", names)
-    c_fds = ffi.new("int32_t[]", numbers)
-    c_name = ffi.NULL if process_name is None else fs_bytes(process_name, "process_name")
+    c_fds = ffi.new("int32_t[]", [fd for _, fd in table])
+    c_name = ffi.NULL if name_bytes is None else name_bytes
     pid = ffi.new("int32_t *")
     handle = ffi.new("uint64_t *")
     errbuf = ffi.new("char[]", _ERRBUF_LEN)
     rc = lib.shim_start(
-        fs_bytes(entry, "entry"),
-        fs_bytes(params.encode("utf-8") if isinstance(params, str) else params, "params"),
+        c_entry,
+        c_params,
         len(names),
         c_names,
         c_fds,
         mode,
-        int(isolation_uid),
+        int(uid),
         c_name,
         pid,
         handle,
@@ -395,8 +410,9 @@ def kill_child_process(pid: int) -> None:
 
     Raises:
         InvalidPidError: ``pid`` is not a live child of this process.
+        TypeError: ``pid`` is not an int.
     """
-    check(lib.ohncp_api_KillChildProcess(pid))
+    check(lib.ohncp_api_KillChildProcess(int_arg(pid, "pid")))
 
 
 def is_supported() -> bool:

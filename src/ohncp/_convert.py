@@ -1,12 +1,15 @@
 """Python values to C values, for both modes (args mode and IPC mode).
 
-Only conversions live here: whatever the runtime checks itself (lengths,
-name rules, fd validity) is left to it.
+Only conversions and type checks live here: a value of the wrong Python type
+is a TypeError naming the argument before anything reaches C; whatever the
+runtime checks itself (lengths, name rules, fd validity) is left to it.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from typing import Literal, Protocol, TypeAlias
 
 from ._ohncp import lib
@@ -14,9 +17,15 @@ from ._ohncp import lib
 __all__ = [
     "FileDescriptorLike",
     "Isolation",
+    "buffer_arg",
+    "fd_table",
     "fileno",
+    "flag",
     "fs_bytes",
+    "int_arg",
     "isolation_mode",
+    "optional_name",
+    "timeout_seconds",
     "utf8_bytes",
 ]
 
@@ -44,20 +53,101 @@ def _no_nul(data: bytes, what: str) -> bytes:
     return data
 
 
+def _type_error(what: str, wanted: str, value: object) -> TypeError:
+    return TypeError(f"{what} must be {wanted}, not {type(value).__name__}")
+
+
+def _text_or_bytes(value: object, what: str) -> bytes | None:
+    """The bytes of ``value`` if it is bytes or bytearray; None for a str; else TypeError.
+
+    Only these count as text: ``bytes()`` also takes ints and lists of ints
+    (``bytes(0) == b""``), which are never meant as a string.
+    """
+    if isinstance(value, str):
+        return None
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    raise _type_error(what, "str or bytes", value)
+
+
 def fs_bytes(text: str | bytes, what: str) -> bytes:
     """Encode a name the way the OS does (``os.fsencode``) for a C string."""
-    return _no_nul(os.fsencode(text) if isinstance(text, str) else bytes(text), what)
+    data = _text_or_bytes(text, what)
+    return _no_nul(os.fsencode(text) if data is None else data, what)
 
 
 def utf8_bytes(text: str | bytes, what: str) -> bytes:
     """Encode text as UTF-8 for a C string; lone surrogates map back to bytes."""
-    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+    data = _text_or_bytes(text, what)
+    if data is None:
+        assert isinstance(text, str)
+        data = text.encode("utf-8", "surrogateescape")
     return _no_nul(data, what)
 
 
-def fileno(fd: FileDescriptorLike) -> int:
+def optional_name(name: str | None, what: str) -> bytes | None:
+    """Encode an optional ``str`` name (``process_name``); None stays None."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise _type_error(what, "str or None", name)
+    return fs_bytes(name, what)
+
+
+def fileno(fd: FileDescriptorLike, what: str = "fd") -> int:
     """Return the fd number of an int or of an object with ``fileno()``."""
-    return fd if isinstance(fd, int) else fd.fileno()
+    if isinstance(fd, bool) or not (isinstance(fd, int) or callable(getattr(fd, "fileno", None))):
+        raise _type_error(what, "an int fd or an object with fileno()", fd)
+    number = fd if isinstance(fd, int) else fd.fileno()
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise _type_error(f"{what}.fileno()", "an int", number)
+    return number
+
+
+def fd_table(fds: Mapping[str, FileDescriptorLike] | None) -> list[tuple[bytes, int]]:
+    """Return ``fds`` (name -> fd) as (name bytes, fd number) pairs, in order."""
+    if fds is None:
+        return []
+    if not isinstance(fds, Mapping):
+        raise _type_error("fds", "a mapping of name -> fd (e.g. a dict)", fds)
+    table = []
+    for name, fd in fds.items():
+        if not isinstance(name, str):
+            raise _type_error(f"fd name {name!r}", "str", name)
+        table.append((fs_bytes(name.encode("utf-8"), "fd name"), fileno(fd, f"fds[{name!r}]")))
+    return table
+
+
+def int_arg(value: object, what: str) -> int:
+    """Check that ``value`` is an int (not a bool, not a float) and return it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _type_error(what, "an int", value)
+    return value
+
+
+def buffer_arg(value: object, what: str) -> bytes | bytearray | memoryview:
+    """Check that ``value`` is bytes, bytearray or memoryview and return it."""
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise _type_error(what, "bytes, bytearray or memoryview", value)
+    return value
+
+
+def timeout_seconds(timeout: float | None, what: str = "timeout") -> float | None:
+    """Check a timeout in seconds: None (no limit) or a number >= 0."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise _type_error(what, "a number of seconds or None", timeout)
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"{what} must be >= 0 seconds, not {timeout!r}")
+    return float(timeout)
+
+
+def flag(value: object, what: str) -> bool:
+    """Check a yes/no option (``isolation_uid``): a bool, or 0 or 1."""
+    if isinstance(value, int) and value in (0, 1):  # bool is an int
+        return bool(value)
+    raise _type_error(what, "a bool", value)
 
 
 def isolation_mode(isolation: str | int) -> int:
@@ -70,8 +160,10 @@ def isolation_mode(isolation: str | int) -> int:
     Raises:
         ValueError: a string other than ``"normal"`` or ``"isolated"``.
     """
-    if isinstance(isolation, int):
+    if isinstance(isolation, int) and not isinstance(isolation, bool):
         return isolation
+    if not isinstance(isolation, str):
+        raise _type_error("isolation", "'normal', 'isolated' or an IsolationMode", isolation)
     try:
         return _ISOLATION[isolation]
     except KeyError:

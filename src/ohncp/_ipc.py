@@ -23,7 +23,19 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _events
-from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode, utf8_bytes
+from ._convert import (
+    FileDescriptorLike,
+    Isolation,
+    buffer_arg,
+    fileno,
+    flag,
+    fs_bytes,
+    int_arg,
+    isolation_mode,
+    optional_name,
+    timeout_seconds,
+    utf8_bytes,
+)
 from ._errors import (
     IPCError,
     StartTimeoutError,
@@ -197,6 +209,7 @@ class Parcel(_Closing):
 
     def append(self: _P, other: Parcel) -> _P:
         """Append all of ``other``'s data (its fds and objects included), whatever was read."""
+        _check_parcel(other, "other")
         check_ipc(_c.OH_IPCParcel_Append(self._wptr(), other._ptr()))
         return self
 
@@ -323,7 +336,7 @@ class Parcel(_Closing):
 
         The length is not written: the reader must know it.
         """
-        buffer = ffi.from_buffer("uint8_t[]", data)
+        buffer = ffi.from_buffer("uint8_t[]", buffer_arg(data, "data"))
         check_ipc(_c.OH_IPCParcel_WriteBuffer(self._wptr(), buffer, len(buffer)))
         return self
 
@@ -340,7 +353,7 @@ class Parcel(_Closing):
 
     def write_fd(self: _P, fd: FileDescriptorLike) -> _P:
         """Write a file descriptor; the parcel holds a duplicate, the caller keeps ``fd``."""
-        return self._write(_c.OH_IPCParcel_WriteFileDescriptor, fileno(fd))
+        return self._write(_c.OH_IPCParcel_WriteFileDescriptor, fileno(fd, "fd"))
 
     def read_fd(self) -> int:
         """Read a file descriptor: a new close-on-exec fd that the caller owns and closes."""
@@ -539,11 +552,13 @@ class RemoteProxy(_Closing):
         Raises:
             RemoteError: the stub returned a user error code (``.code``).
             DeadRemoteObjectError: the child has died.
-            CodeOutOfRangeError: ``code`` is out of range, or the stub says so.
+            CodeOutOfRangeError: ``code`` is above 0xFFFFFF, or the stub says so.
             IPCError: another subclass for any other code.
-            ValueError: the proxy or ``data`` is closed.
+            TypeError: ``code`` is not an int, or ``data`` not a Parcel or None.
+            ValueError: the proxy or ``data`` is closed, or ``code`` is negative.
         """
-        request = Parcel() if data is None else data
+        check_request_code(code)
+        request = Parcel() if data is None else _check_parcel(data, "data")
         reply = Parcel()
         try:
             proxy = self._enter()
@@ -619,6 +634,21 @@ class RemoteProxy(_Closing):
         warnings.warn("RemoteProxy was never closed", ResourceWarning, source=self, stacklevel=2)
 
 
+def _check_parcel(parcel: object, what: str) -> Parcel:
+    """Return ``parcel`` if it is a :class:`Parcel`; else TypeError naming ``what``."""
+    if not isinstance(parcel, Parcel):
+        raise TypeError(f"{what} must be a Parcel, not {type(parcel).__name__}")
+    return parcel
+
+
+def check_request_code(code: object) -> int:
+    """Check a request code's type and sign (the runtime checks its upper bound)."""
+    code = int_arg(code, "code")
+    if code < 0:
+        raise ValueError(f"code must be 1..0xFFFFFF, not {code}")
+    return code
+
+
 def connect_timeout(timeout: float | None) -> StartTimeoutError:
     """The error for a child that did not connect within ``timeout`` seconds."""
     return StartTimeoutError(_c.NCP_ERR_TIMEOUT, f"the child did not connect within {timeout} s")
@@ -658,14 +688,20 @@ def begin_connect(
         NativeChildProcessError: the runtime refused the start at once.
         ValueError: an unknown ``isolation``, or a NUL byte in a string.
     """
+    if not isinstance(lib, str | os.PathLike):
+        raise TypeError(f"lib must be a str or a path, not {type(lib).__name__}")
     name = os.fspath(lib)
+    c_lib = fs_bytes(name, "lib")
+    mode = isolation_mode(isolation)
+    uid = flag(isolation_uid, "isolation_uid")
+    c_name = optional_name(process_name, "process_name")
     handle = ffi.new("uint64_t *")
     errbuf = ffi.new("char[]", _ERRBUF_LEN)
     rc = _c.shim_connect_begin(
-        fs_bytes(name, "lib"),
-        isolation_mode(isolation),
-        int(isolation_uid),
-        ffi.NULL if process_name is None else fs_bytes(process_name, "process_name"),
+        c_lib,
+        mode,
+        int(uid),
+        ffi.NULL if c_name is None else c_name,
         handle,
         errbuf,
         _ERRBUF_LEN,
@@ -714,8 +750,11 @@ def connect(
             at once; LibLoadingFailedError (library, OnConnect or MainProc
             missing), ConnectionFailedError (OnConnect returned NULL or
             crashed) or StartTimeoutError when the child fails to connect.
-        ValueError: an unknown ``isolation``, or a NUL byte in a string.
+        TypeError: an argument of the wrong type (named in the message).
+        ValueError: an unknown ``isolation``, a NUL byte in a string, or a
+            negative ``timeout``.
     """
+    timeout = timeout_seconds(timeout)
     name, handle = begin_connect(lib, isolation, isolation_uid, process_name)
     try:
         code, proxy = _await_connect(handle, timeout)
@@ -788,6 +827,8 @@ class RemoteStub(_Closing):
     """
 
     def __init__(self, descriptor: str, handler: StubHandler) -> None:
+        if not isinstance(descriptor, str):
+            raise TypeError(f"descriptor must be str, not {type(descriptor).__name__}")
         if not callable(handler):
             raise TypeError(f"handler must be callable, not {type(handler).__name__}")
         self.descriptor = descriptor

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, TypeVar
 from . import ChildProcess as _SyncChild
 from . import _events
 from . import start as _sync_start
-from ._convert import FileDescriptorLike, Isolation
+from ._convert import FileDescriptorLike, Isolation, timeout_seconds
 from ._errors import error_for_code
 from ._ipc import Parcel, begin_connect, connect_timeout
 from ._ipc import RemoteProxy as _SyncProxy
@@ -308,7 +308,9 @@ async def connect(
     Raises:
         StartTimeoutError: no proxy within ``timeout`` seconds.
         NativeChildProcessError: as :func:`ohncp.connect`.
+        TypeError, ValueError: as :func:`ohncp.connect`.
     """
+    timeout = timeout_seconds(timeout)
     name, handle = begin_connect(lib, isolation, isolation_uid, process_name)
     loop = asyncio.get_running_loop()
     fd = _c.shim_connect_fd(handle)

@@ -275,8 +275,9 @@ class BuildRuntimeThenExtension(build_ext):
         mode, ``python -m ohncp demo --ipc`` and ``ohncp.demo.CALC_LIBRARY``).
         """
         calc_dir = ROOT / "examples" / "ipc_mode"
+        demo_source = ROOT / "src" / "ohncp" / "demo" / "demo_child.c"
         children = (
-            (ROOT / "src" / "ohncp" / "demo" / "demo_child.c", "libohncp_demo.so", ["child_process"]),
+            (demo_source, "libohncp_demo.so", ["child_process"]),
             (calc_dir / "calc_child.c", "libohncp_calc.so", ["child_process", "ipc_capi"]),
         )
         for source, name, libraries in children:

@@ -178,9 +178,14 @@ static int parse_entry(const char *entry, struct ncp_start_req *req) {
 
 static int check_fd_node(const NativeChildProcess_Fd *node) {
     size_t len = node->fdName == NULL ? 0 : strnlen(node->fdName, OHNCP_FD_NAME_MAX + 1);
+    if (node->fdName == NULL)
+        return ncp_fail(NCP_ERR_INVALID_PARAM, "fd name of fd %d is NULL (it must be 1..%d bytes)",
+                        (int)node->fd, OHNCP_FD_NAME_MAX);
     if (len == 0 || len > OHNCP_FD_NAME_MAX)
-        return ncp_fail(NCP_ERR_INVALID_PARAM, "fd name %s must be 1..%d bytes",
-                        node->fdName == NULL ? "(NULL)" : "", OHNCP_FD_NAME_MAX);
+        return ncp_fail(NCP_ERR_INVALID_PARAM,
+                        "fd name \"%.*s%s\" of fd %d is %s (it must be 1..%d bytes)",
+                        OHNCP_FD_NAME_MAX, node->fdName, len > OHNCP_FD_NAME_MAX ? "..." : "",
+                        (int)node->fd, len == 0 ? "empty" : "too long", OHNCP_FD_NAME_MAX);
     if (node->fd < 0 || fcntl(node->fd, F_GETFD) < 0)
         return ncp_fail(NCP_ERR_INVALID_PARAM, "fd %d named \"%s\" is not open", (int)node->fd,
                         node->fdName);

@@ -674,7 +674,9 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_r
     int rc = ensure_up();
     if (rc == NCP_NO_ERROR && (slot = slot_reserve(req->ipc)) < 0)
         rc = ncp_fail(NCP_ERR_MAX_CHILD_PROCESSES_REACHED,
-                      "%d children (%d in IPC mode) are alive: the limit", rt.used, rt.used_ipc);
+                      "%d children are alive, %d of them in IPC mode: the limit is %d (at "
+                      "most %d in IPC mode); a child counts until it has exited",
+                      rt.used, rt.used_ipc, child_limit(), OHNCP_MAX_IPC_CHILDREN);
     pthread_mutex_unlock(&rt.lock);
     if (rc != NCP_NO_ERROR)
         return rc;

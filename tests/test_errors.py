@@ -261,3 +261,35 @@ def test_fork_of_the_parent(basic: Entry, tmp_path: Path) -> None:
     done = run_python(code, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["22", "4"]
+
+
+# ---- messages that name the value ----
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [("", 'fd name "" of fd 1 is empty'), ("n" * 21, 'fd name "nnnnnnnnnnnnnnnnnnnn..." of')],
+)
+def test_bad_fd_name_is_named(name: str, needle: str) -> None:
+    with pytest.raises(ohncp.InvalidParamError) as info:
+        ohncp.start("libno_such_child.so:Main", fds={name: 1})
+    assert needle in str(info.value)
+    assert "must be 1..20 bytes" in str(info.value)
+
+
+def test_parcel_over_its_limit_says_the_limit() -> None:
+    with ohncp.Parcel() as parcel:
+        with pytest.raises(ohncp.ParcelWriteError, match="300000 bytes: the parcel holds 0 bytes"):
+            parcel.write_bytes(b"x" * 300_000)
+        parcel.write_bytes(b"x" * 204_800)
+        with pytest.raises(ohncp.ParcelWriteError, match=r"limit of 204800 bytes \(200 KiB\)"):
+            parcel.write_int32(1)
+
+
+def test_parcel_write_of_a_closed_fd_says_so() -> None:
+    r, w = os.pipe()
+    os.close(r)
+    os.close(w)
+    with ohncp.Parcel() as parcel, pytest.raises(ohncp.CheckParamError) as info:
+        parcel.write_fd(r)
+    assert f"fd {r} is not an open file descriptor" in str(info.value)

@@ -685,6 +685,7 @@ def test_child_limit(ipc_lib: IpcLib, monkeypatch: pytest.MonkeyPatch) -> None:
     exc = connect_error(ipc_lib("ipc_child"))
     assert type(exc) is ohncp.MaxChildProcessesReachedError
     assert exc.code == lib.NCP_ERR_MAX_CHILD_PROCESSES_REACHED
+    assert "the limit is 0 (at most 50 in IPC mode)" in str(exc)
 
 
 # ---- the shim's connect slots, directly ------------------------------------------------

@@ -74,6 +74,7 @@ typedef void *(*OH_IPC_MemAllocator)(int32_t len);
 OHIPCParcel *OH_IPCParcel_Create(void);
 void OH_IPCParcel_Destroy(OHIPCParcel *parcel);
 int OH_IPCParcel_GetDataSize(const OHIPCParcel *parcel);
+int OH_IPCParcel_GetWritableBytes(const OHIPCParcel *parcel);
 int OH_IPCParcel_WriteInt8(OHIPCParcel *parcel, int8_t value);
 int OH_IPCParcel_ReadInt8(const OHIPCParcel *parcel, int8_t *value);
 int OH_IPCParcel_WriteInt16(OHIPCParcel *parcel, int16_t value);

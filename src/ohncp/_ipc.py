@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["Parcel", "RemoteProxy", "RemoteStub", "connect", "connect_async"]
 
 _ERRBUF_LEN = 512
+# The most data one parcel holds (and one message carries), in bytes.
+PARCEL_MAX_BYTES = 200 * 1024
 # Blocking waits return to Python this often, so that signal handlers (and
 # KeyboardInterrupt) run while a thread waits for a child to connect.
 _WAIT_SLICE_S = 0.25
@@ -221,8 +223,20 @@ class Parcel(_Closing):
     # ---- numbers ----
 
     def _write(self: _P, write: Callable[[CData, Any], int], value: object) -> _P:
-        check_ipc(write(self._wptr(), value))
+        rc = write(self._wptr(), value)
+        if rc != _c.OH_IPC_SUCCESS:
+            check_ipc(rc, self._write_failure(rc))
         return self
+
+    def _write_failure(self, rc: int) -> str:
+        """Say why a write into this parcel failed (the C code alone does not)."""
+        if rc == _c.OH_IPC_PARCEL_WRITE_ERROR:
+            writable = int(_c.OH_IPCParcel_GetWritableBytes(self._ptr()))
+            return (
+                f"the parcel holds {len(self)} bytes; {writable} more fit in its limit of "
+                f"{PARCEL_MAX_BYTES} bytes (200 KiB)"
+            )
+        return ""
 
     def _read(self, read: Callable[[CData, CData], int], ctype: str) -> CData:
         """Call ``read`` with a new ``ctype`` box; return the box, filled."""
@@ -337,7 +351,9 @@ class Parcel(_Closing):
         The length is not written: the reader must know it.
         """
         buffer = ffi.from_buffer("uint8_t[]", buffer_arg(data, "data"))
-        check_ipc(_c.OH_IPCParcel_WriteBuffer(self._wptr(), buffer, len(buffer)))
+        rc = _c.OH_IPCParcel_WriteBuffer(self._wptr(), buffer, len(buffer))
+        if rc != _c.OH_IPC_SUCCESS:
+            check_ipc(rc, f"{len(buffer)} bytes: {self._write_failure(rc)}")
         return self
 
     def read_bytes(self, size: int) -> bytes:
@@ -353,7 +369,15 @@ class Parcel(_Closing):
 
     def write_fd(self: _P, fd: FileDescriptorLike) -> _P:
         """Write a file descriptor; the parcel holds a duplicate, the caller keeps ``fd``."""
-        return self._write(_c.OH_IPCParcel_WriteFileDescriptor, fileno(fd, "fd"))
+        number = fileno(fd, "fd")
+        rc = _c.OH_IPCParcel_WriteFileDescriptor(self._wptr(), number)
+        if rc != _c.OH_IPC_SUCCESS:
+            try:
+                os.fstat(number)
+            except OSError as exc:
+                check_ipc(rc, f"fd {number} is not an open file descriptor ({exc.strerror})")
+            check_ipc(rc, f"fd {number}: {self._write_failure(rc)}")
+        return self
 
     def read_fd(self) -> int:
         """Read a file descriptor: a new close-on-exec fd that the caller owns and closes."""

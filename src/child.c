@@ -313,7 +313,7 @@ void standby_run(int note_fd) {
     while (rc == -EINVAL);
     if (rc < 0)
         _exit(0); /* EOF: the parent is gone */
-    struct standby_note note = {.slot = r.slot, .isolated = r.isolated};
+    struct standby_note note = {.slot = r.slot, .gen = r.gen, .isolated = r.isolated};
     (void)sys_write_all(note_fd, &note, sizeof note);
     child_run(&r, note_fd);
 }

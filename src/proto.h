@@ -3,7 +3,13 @@
  * runtime) and ohncp-spawner, over one AF_UNIX SOCK_SEQPACKET socketpair.
  *
  * Parent -> spawner: PROTO_START (header + payload + fds), PROTO_KILL.
- * Spawner -> parent: PROTO_EXIT, one per reaped child.
+ * Spawner -> parent: PROTO_EXIT, one per reaped child (and one for a start
+ * whose standby died before it could say which slot it took).
+ *
+ * A start is named by (slot, gen): `gen` counts the starts of one slot, so
+ * a KILL can name a start the spawner has not seen yet (its request still
+ * waits in the start socket, or the standby's note is still in its pipe)
+ * without ever hitting a later start of the same slot.
  * Child (or spawner, if fork fails) -> the starting thread: one
  * struct proto_report written to the report pipe that came with START.
  *
@@ -42,6 +48,7 @@ enum proto_type {
 struct proto_start {
     uint32_t type;
     uint32_t slot;
+    uint32_t gen;
     uint32_t flags;
     uint32_t std_mask;
     uint32_t nfds;  /* passed fds */
@@ -50,16 +57,24 @@ struct proto_start {
     uint32_t payload_len;
 };
 
+/* The start's report pipe reached EOF without a report: whoever took the
+ * request is dead. If its standby died before its note, the spawner
+ * answers with the PROTO_EXIT nobody else will send. */
+#define PROTO_KILL_F_TAKEN 1u
+
 struct proto_kill {
     uint32_t type;
     uint32_t slot;
-    int32_t pid;
+    uint32_t gen;
+    uint32_t flags;
+    int32_t pid; /* 0: whatever process took the start */
 };
 
 struct proto_exit {
     uint32_t type;
     uint32_t slot;
-    int32_t pid;
+    uint32_t gen;
+    int32_t pid; /* 0: its standby died before it became the child */
     int32_t wstatus; /* as waitpid(2) reports it */
 };
 

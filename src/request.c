@@ -113,6 +113,7 @@ static int request_parse(const char *buf, size_t n, const int *fds, int nfds,
     if (h.type != PROTO_START || assign_fds(&h, r, fds, nfds, &memfd) < 0)
         return -EINVAL;
     r->slot = h.slot;
+    r->gen = h.gen;
     int rc = load_payload(&h, buf + sizeof h, n - sizeof h, memfd, r) < 0 ||
                      parse_sections(&h, r) < 0
                  ? -EINVAL

@@ -48,6 +48,7 @@ enum phase { RT_DOWN = 0, RT_LAUNCHING, RT_UP };
 
 struct slot {
     int state;
+    uint32_t gen;        /* names this start to the spawner (proto.h) */
     bool ipc;            /* an IPC-mode child (at most 50 live) */
     pid_t pid;
     bool caller_done;    /* the starting thread has its verdict */
@@ -90,6 +91,7 @@ static struct {
     pid_t spawner_pid;
     char launch_error[256];
     struct slot slots[OHNCP_MAX_CHILDREN_HARD];
+    uint32_t gens[OHNCP_MAX_CHILDREN_HARD]; /* the last gen of each slot */
     int used;
     int used_ipc;
     struct pending_ipc pending[OHNCP_MAX_IPC_CHILDREN];
@@ -125,7 +127,9 @@ static int slot_reserve(bool ipc) {
         return -1;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         if (rt.slots[i].state == SLOT_FREE) {
-            rt.slots[i] = (struct slot){.state = SLOT_USED, .ipc = ipc};
+            if (++rt.gens[i] == 0) /* 0 is no start, to the spawner */
+                rt.gens[i] = 1;
+            rt.slots[i] = (struct slot){.state = SLOT_USED, .gen = rt.gens[i], .ipc = ipc};
             rt.used++;
             rt.used_ipc += ipc;
             return i;
@@ -145,11 +149,12 @@ static void wake_runtime(void) {
     (void)sys_write_all(rt.wake_fd, &one, sizeof one);
 }
 
-/* The spawner reaped slot `i`. Returns true if the exit callbacks must run
- * now (the start call returned success); the slot is then freed. */
-static bool slot_exited(int i, pid_t pid, int wstatus) {
+/* The spawner reaped start `gen` of slot `i`. Returns true if the exit
+ * callbacks must run now (the start call returned success); the slot is
+ * then freed. */
+static bool slot_exited(int i, uint32_t gen, pid_t pid, int wstatus) {
     struct slot *s = &rt.slots[i];
-    if (s->state == SLOT_FREE || s->exited)
+    if (s->state == SLOT_FREE || s->exited || s->gen != gen)
         return false;
     s->exited = true;
     s->wstatus = wstatus;
@@ -347,7 +352,7 @@ static void spawner_lost(void) {
     int ndead = 0;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         pid_t pid = rt.slots[i].pid;
-        if (rt.slots[i].state != SLOT_FREE && slot_exited(i, pid, SIGKILL))
+        if (rt.slots[i].state != SLOT_FREE && slot_exited(i, rt.slots[i].gen, pid, SIGKILL))
             dead[ndead++] = pid;
     }
     pthread_cond_broadcast(&rt.cond);
@@ -395,7 +400,7 @@ static bool handle_events(void) {
         if (n != sizeof ev || ev.type != PROTO_EXIT || ev.slot >= OHNCP_MAX_CHILDREN_HARD)
             continue; /* our own spawner never sends this; ignore it */
         pthread_mutex_lock(&rt.lock);
-        bool notify = slot_exited((int)ev.slot, ev.pid, ev.wstatus);
+        bool notify = slot_exited((int)ev.slot, ev.gen, ev.pid, ev.wstatus);
         pthread_mutex_unlock(&rt.lock);
         if (notify)
             run_exit_callbacks(ev.pid, ev.wstatus);
@@ -614,8 +619,10 @@ static int start_timeout_ms(void) {
     return ms > 0 && ms < INT_MAX ? (int)ms : 10000;
 }
 
-static void send_kill(int slot, pid_t pid) {
-    struct proto_kill k = {.type = PROTO_KILL, .slot = (uint32_t)slot, .pid = pid};
+/* Kill start `gen` of `slot` (and only if its pid is `pid`, when not 0). */
+static void send_kill(int slot, uint32_t gen, pid_t pid, uint32_t flags) {
+    struct proto_kill k = {.type = PROTO_KILL, .slot = (uint32_t)slot, .gen = gen,
+                           .flags = flags, .pid = pid};
     struct iovec iov = {.iov_base = &k, .iov_len = sizeof k};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
     (void)sys_sendmsg(rt.ctl_fd, &msg, 0);
@@ -635,11 +642,11 @@ static void log_refusal(int code, const char *msg) {
 }
 
 /* Wait for the one report the child (or the spawner) writes. */
-static int await_report(int report_r, int slot, int32_t *ret_pid) {
+static int await_report(int report_r, int slot, uint32_t gen, int32_t *ret_pid) {
     struct proto_report rep;
     int ev = sys_poll1(report_r, POLLIN, start_timeout_ms());
     if (ev == 0) {
-        send_kill(slot, 0);
+        send_kill(slot, gen, 0, 0); /* taken or not: the spawner keeps it for its start */
         return ncp_fail(NCP_ERR_TIMEOUT, "the child did not load its library within %d ms",
                         start_timeout_ms());
     }
@@ -661,9 +668,10 @@ static int await_report(int report_r, int slot, int32_t *ret_pid) {
     return NCP_NO_ERROR;
 }
 
-/* Reserve a slot and send START. On NCP_NO_ERROR: *ret_slot, and in
- * *ret_report the read end of the report pipe. */
-static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_report) {
+/* Reserve a slot and send START. On NCP_NO_ERROR: *ret_slot and its
+ * *ret_gen, and in *ret_report the read end of the report pipe. */
+static int send_start(const struct ncp_start_req *req, int *ret_slot, uint32_t *ret_gen,
+                      int *ret_report) {
     uint32_t flags = (req->ipc ? PROTO_F_IPC : 0) |
                      (req->isolation_mode == NCP_ISOLATION_MODE_ISOLATED
                           ? PROTO_F_ISOLATED | (req->isolation_uid ? PROTO_F_OWN_UID : 0)
@@ -675,10 +683,12 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_r
     if (rc == NCP_NO_ERROR && (slot = slot_reserve(req->ipc)) < 0)
         rc = ncp_fail(NCP_ERR_MAX_CHILD_PROCESSES_REACHED,
                       "%d children (%d in IPC mode) are alive: the limit", rt.used, rt.used_ipc);
+    uint32_t gen = slot >= 0 ? rt.slots[slot].gen : 0;
     pthread_mutex_unlock(&rt.lock);
     if (rc != NCP_NO_ERROR)
         return rc;
     r.hdr.slot = (uint32_t)slot;
+    r.hdr.gen = *ret_gen = gen;
     int cpu = sched_getcpu();
     if (cpu >= 0 && cpu < 0xffff)
         r.hdr.flags |= (uint32_t)(cpu + 1) << PROTO_CPU_SHIFT;
@@ -710,11 +720,12 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_r
 
 int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
     int slot, report;
-    int rc = send_start(req, &slot, &report);
+    uint32_t gen;
+    int rc = send_start(req, &slot, &gen, &report);
     if (rc != NCP_NO_ERROR)
         return rc;
     int32_t pid = 0;
-    rc = await_report(report, slot, &pid);
+    rc = await_report(report, slot, gen, &pid);
     sys_close(report);
     pthread_mutex_lock(&rt.lock);
     slot_caller_done(slot, rc == NCP_NO_ERROR, pid);
@@ -728,11 +739,12 @@ int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
 
 int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessStarted cb) {
     int sv[2], slot, report;
+    uint32_t gen;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return ncp_fail(NCP_ERR_INTERNAL, "socketpair: %s", strerror(errno));
     req->ipc = true;
     req->channel_fd = sv[1];
-    int rc = send_start(req, &slot, &report);
+    int rc = send_start(req, &slot, &gen, &report);
     sys_close(sv[1]);
     if (rc != NCP_NO_ERROR) {
         sys_close(sv[0]);
@@ -758,12 +770,11 @@ static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy)
     sys_close(done.report_fd);
     sys_close(done.channel_fd);
     pthread_mutex_lock(&rt.lock);
-    /* Kill only a child that has not been reaped: a reaped one's slot may
-     * be free and reused as soon as slot_caller_done runs, and a kill by
-     * slot alone would then hit the newcomer. With the pid (once the child
-     * reported) the spawner checks both. */
+    /* Kill only a child that has not been reaped (the spawner would keep
+     * the kill for a start it already forgot). The gen names this start
+     * alone; with the pid (once the child reported) the spawner checks both. */
     if (code != NCP_NO_ERROR && rt.phase == RT_UP && !rt.slots[done.slot].exited)
-        send_kill(done.slot, done.pid);
+        send_kill(done.slot, rt.slots[done.slot].gen, done.pid, 0);
     *p = (struct pending_ipc){0};
     slot_caller_done(done.slot, code == NCP_NO_ERROR, done.pid);
     pthread_mutex_unlock(&rt.lock);
@@ -843,7 +854,7 @@ int runtime_kill(int32_t pid) {
         }
     }
     if (slot >= 0 && rt.phase == RT_UP)
-        send_kill(slot, pid); /* the spawner checks slot and pid again */
+        send_kill(slot, rt.slots[slot].gen, pid, 0); /* the spawner checks pid again */
     pthread_mutex_unlock(&rt.lock);
     if (slot < 0)
         return ncp_fail(NCP_ERR_INVALID_PID, "pid %d is not a live child of this process", (int)pid);

@@ -11,7 +11,7 @@
 
 /* A parsed, validated PROTO_START; every pointer points into `payload`. */
 struct child_req {
-    uint32_t slot;
+    uint32_t slot, gen;
     const char *lib, *sym, *params, *pname;
     const char *names[PROTO_MAX_FDS];
     int nfds;
@@ -46,7 +46,7 @@ void request_free(struct child_req *r);
 
 /* The note a standby writes to the spawner when it takes a request. */
 struct standby_note {
-    uint32_t slot;
+    uint32_t slot, gen;
     uint32_t isolated; /* an isolated start: the spawner shares a network namespace */
 };
 

@@ -70,6 +70,7 @@ struct exit_cb {
 struct pending_ipc {
     bool used;
     bool loaded; /* the child loaded the library: failures now are connection failures */
+    bool dead;   /* its report pipe reached EOF without a report */
     int slot;
     pid_t pid;
     int report_fd;
@@ -160,8 +161,10 @@ static bool slot_exited(int i, uint32_t gen, pid_t pid, int wstatus) {
     s->wstatus = wstatus;
     if (s->pid == 0)
         s->pid = pid;
-    if (!s->caller_done)
+    if (!s->caller_done) {
+        pthread_cond_broadcast(&rt.cond); /* for died_during_start */
         return false; /* slot_caller_done finishes it */
+    }
     bool notify = !s->failed;
     slot_free(i);
     return notify;
@@ -641,6 +644,41 @@ static void log_refusal(int code, const char *msg) {
         ncp_debug("%s", msg);
 }
 
+/* The spawner itself refused start `slot` (its report has no pid): no
+ * process exists whose EXIT would free the slot. */
+static void no_child(int slot) {
+    pthread_mutex_lock(&rt.lock);
+    rt.slots[slot].exited = true;
+    pthread_mutex_unlock(&rt.lock);
+}
+
+/* The start's report pipe reached EOF without a report: the process that
+ * took it died. Ask the spawner for its exit (its standby may have died
+ * before the spawner knew the slot: PROTO_KILL_F_TAKEN) and wait for it
+ * until `deadline` (CLOCK_REALTIME): a library that crashed while loading
+ * is the library's failure; a process killed (a standby killed from
+ * outside, or with the spawner) is the runtime's. */
+static int died_during_start(int slot, uint32_t gen, const struct timespec *deadline) {
+    pthread_mutex_lock(&rt.lock);
+    if (rt.phase == RT_UP)
+        send_kill(slot, gen, 0, PROTO_KILL_F_TAKEN);
+    while (rt.phase == RT_UP && !rt.slots[slot].exited &&
+           pthread_cond_timedwait(&rt.cond, &rt.lock, deadline) == 0)
+        ;
+    bool up = rt.phase == RT_UP, exited = rt.slots[slot].exited;
+    int st = rt.slots[slot].wstatus;
+    pthread_mutex_unlock(&rt.lock);
+    if (!up)
+        return ncp_fail(NCP_ERR_SERVICE_ERROR, "the spawner exited during the start");
+    if (!exited || (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+        return ncp_fail(NCP_ERR_SERVICE_ERROR, "the child was killed during the start");
+    if (WIFSIGNALED(st))
+        return ncp_fail(NCP_ERR_LIB_LOADING_FAILED,
+                        "the child died of signal %d while loading the library", WTERMSIG(st));
+    return ncp_fail(NCP_ERR_LIB_LOADING_FAILED,
+                    "the child exited with status %d while loading the library", WEXITSTATUS(st));
+}
+
 /* Wait for the one report the child (or the spawner) writes. */
 static int await_report(int report_r, int slot, uint32_t gen, int32_t *ret_pid) {
     struct proto_report rep;
@@ -652,15 +690,15 @@ static int await_report(int report_r, int slot, uint32_t gen, int32_t *ret_pid) 
     }
     ssize_t n = ev < 0 ? ev : sys_read(report_r, &rep, sizeof rep);
     if (n != (ssize_t)sizeof rep) {
-        pthread_mutex_lock(&rt.lock);
-        bool up = rt.phase == RT_UP;
-        pthread_mutex_unlock(&rt.lock);
-        if (!up)
-            return ncp_fail(NCP_ERR_SERVICE_ERROR, "the spawner exited during the start");
-        return ncp_fail(NCP_ERR_LIB_LOADING_FAILED, "the child died while loading the library");
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += start_timeout_ms() / 1000 + 1;
+        return died_during_start(slot, gen, &deadline);
     }
     rep.msg[sizeof rep.msg - 1] = '\0';
     if (rep.code != NCP_NO_ERROR) {
+        if (rep.pid <= 0)
+            no_child(slot);
         log_refusal(rep.code, rep.msg);
         return ncp_fail(rep.code, "%s", rep.msg);
     }
@@ -753,7 +791,7 @@ int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessSta
     pthread_mutex_lock(&rt.lock);
     for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) {
         if (!rt.pending[i].used) { /* a place exists: slots are limited to 50 too */
-            rt.pending[i] = (struct pending_ipc){true, false, slot, 0, report, sv[0],
+            rt.pending[i] = (struct pending_ipc){true, false, false, slot, 0, report, sv[0],
                                                  sys_now_ns() + start_timeout_ms() * 1000000LL, cb};
             break;
         }
@@ -774,7 +812,7 @@ static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy)
      * the kill for a start it already forgot). The gen names this start
      * alone; with the pid (once the child reported) the spawner checks both. */
     if (code != NCP_NO_ERROR && rt.phase == RT_UP && !rt.slots[done.slot].exited)
-        send_kill(done.slot, rt.slots[done.slot].gen, done.pid, 0);
+        send_kill(done.slot, rt.slots[done.slot].gen, done.pid, done.dead ? PROTO_KILL_F_TAKEN : 0);
     *p = (struct pending_ipc){0};
     slot_caller_done(done.slot, code == NCP_NO_ERROR, done.pid);
     pthread_mutex_unlock(&rt.lock);
@@ -791,11 +829,14 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
     struct proto_report rep;
     ssize_t n = sys_read(p->report_fd, &rep, sizeof rep);
     if (n != (ssize_t)sizeof rep) { /* died: before or after loading */
+        p->dead = true;
         finish_ipc(p, p->loaded ? NCP_ERR_CONNECTION_FAILED : NCP_ERR_LIB_LOADING_FAILED, NULL);
     } else if (rep.code != NCP_NO_ERROR) {
         rep.msg[sizeof rep.msg - 1] = '\0';
         if (rep.pid > 0)
             p->pid = rep.pid; /* the child's own report: kill it by pid */
+        else if (!p->loaded)
+            no_child(p->slot);
         log_refusal(rep.code, rep.msg);
         ncp_debug("IPC start of slot %d failed: %s", p->slot, rep.msg);
         finish_ipc(p, rep.code, NULL);

@@ -129,8 +129,17 @@ static void do_kill(const struct proto_kill *k) {
             return;
         }
     }
-    if (slot_taken[k->slot] != k->gen) /* not taken yet (else: reaped already) */
-        slot_kill[k->slot] = k->gen;
+    if (slot_taken[k->slot] == k->gen)
+        return; /* reaped already, its EXIT sent */
+    if (k->flags & PROTO_KILL_F_TAKEN) {
+        /* Its standby died before its note (we reaped it as a standby): no
+         * EXIT would ever free the slot. How it died is not known here;
+         * killed, as a standby does not die by itself. */
+        slot_taken[k->slot] = k->gen;
+        queue_exit(k->slot, k->gen, 0, SIGKILL);
+        return;
+    }
+    slot_kill[k->slot] = k->gen; /* not taken yet */
 }
 
 /* ---- 3. the standby children ------------------------------------------------------ */

@@ -135,3 +135,108 @@ TEST_TIMEOUT(timeout_before_a_standby_took_the_start, 60) {
         usleep(10000);
     CHECK_EQ(left, 0);
 }
+
+static volatile int starting;
+static int start_codes[64];
+
+/* Start short children until `starting` is cleared; count the codes. */
+static void *start_loop(void *arg) {
+    (void)arg;
+    while (starting) {
+        int32_t pid;
+        int rc = start_child("Entry_Exit3", "", -1, &pid);
+        if (rc == NCP_NO_ERROR)
+            __atomic_add_fetch(&start_codes[0], 1, __ATOMIC_RELAXED);
+        else if (rc == NCP_ERR_SERVICE_ERROR)
+            __atomic_add_fetch(&start_codes[1], 1, __ATOMIC_RELAXED);
+        else
+            __atomic_add_fetch(&start_codes[2], 1, __ATOMIC_RELAXED);
+        if (rc != NCP_NO_ERROR && rc != NCP_ERR_SERVICE_ERROR)
+            fprintf(stderr, "start: %d (%s)\n", rc, OH_Ohncp_GetLastErrorMessage());
+    }
+    return NULL;
+}
+
+/* Every one of the 512 slots can be used (then the 513th start is refused). */
+static void check_all_slots_usable(void) {
+    int in[2];
+    CHECK(pipe2(in, O_CLOEXEC) == 0);
+    NativeChildProcess_Fd fd_in = {.fdName = (char *)"in", .fd = in[0]};
+    NativeChildProcess_Args args = {.fdList = {.head = &fd_in}};
+    NativeChildProcess_Options opts = {0};
+    static int32_t pids[513];
+    int rc = NCP_NO_ERROR, started = 0;
+    for (int i = 0; i < 512; i++) {
+        /* the exits of the churn may still be on their way */
+        for (int tries = 0; tries < 300; tries++) {
+            rc = OH_Ability_StartNativeChildProcess(entry_of("Entry_WaitEof"), args, opts, &pids[i]);
+            if (rc != NCP_ERR_MAX_CHILD_PROCESSES_REACHED)
+                break;
+            usleep(10000);
+        }
+        if (rc != NCP_NO_ERROR)
+            break;
+        started++;
+    }
+    CHECK_EQ(started, 512);
+    CHECK_EQ(OH_Ability_StartNativeChildProcess(entry_of("Entry_WaitEof"), args, opts, &pids[512]),
+             NCP_ERR_MAX_CHILD_PROCESSES_REACHED);
+    close(in[1]);
+    for (int i = 0; i < 512; i++)
+        CHECK_EQ(wait_exit(pids[i], 10000), 0);
+}
+
+/* Standbys SIGKILLed over and over while two threads start children: a
+ * standby killed as it takes a start fails that start with SERVICE_ERROR
+ * (never LIB_LOADING_FAILED: no library failed) and frees its slot. */
+TEST_TIMEOUT(standbys_killed_during_starts_free_their_slots, 240) {
+    warm_up();
+    pid_t spawner = the_spawner();
+    starting = 1;
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&t[i], NULL, start_loop, NULL) == 0);
+    int kills = 0;
+    for (int round = 0; round < 400 && kills < 200; round++) {
+        pid_t kids[1024];
+        int n = children_of(spawner, kids, 1024);
+        for (int i = 0; i < n; i++)
+            if (is_standby(kids[i]) && kill(kids[i], SIGKILL) == 0)
+                kills++;
+        usleep(round % 2 ? 2000 : 500);
+    }
+    starting = 0;
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    fprintf(stderr, "%d standby kills; starts: %d ok, %d SERVICE_ERROR, %d other\n", kills,
+            start_codes[0], start_codes[1], start_codes[2]);
+    CHECK(kills > 0);
+    CHECK_EQ(start_codes[2], 0);
+    check_all_slots_usable();
+}
+
+static void *start_slow(void *arg) {
+    NativeChildProcess_Args args = {0};
+    NativeChildProcess_Options opts = {0};
+    int32_t pid;
+    *(int *)arg = OH_Ability_StartNativeChildProcess(
+        OHNCP_TEST_CHILD_DIR "/libchild_slowctor.so:Entry_Never", args, opts, &pid);
+    return NULL;
+}
+
+/* The spawner dies while a child is loading its library: that start is the
+ * runtime's failure, SERVICE_ERROR, every time; the next start works. */
+TEST_TIMEOUT(spawner_death_mid_start_is_service_error, 120) {
+    for (int round = 0; round < 10; round++) {
+        warm_up();
+        pid_t spawner = the_spawner();
+        int rc = -1;
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, start_slow, &rc) == 0);
+        for (int i = 0; i < 500 && started_children(spawner) == 0; i++)
+            usleep(2000);
+        CHECK(kill(spawner, SIGKILL) == 0);
+        pthread_join(t, NULL);
+        CHECK_EQ(rc, NCP_ERR_SERVICE_ERROR);
+    }
+}

@@ -26,6 +26,7 @@
 #define PROTO_INLINE_MAX (48 * 1024) /* larger payloads travel in a memfd */
 #define PROTO_PAYLOAD_MAX (16 * 1024 * 1024)
 #define PROTO_NAME_MAX 512         /* "{bundle}:{name}" incl. NUL */
+#define PROTO_NRLIMITS 16          /* RLIMIT_CPU (0) .. RLIMIT_RTTIME (15) */
 
 enum proto_type {
     PROTO_START = 1,
@@ -55,6 +56,11 @@ struct proto_start {
     uint32_t nenv;  /* environment strings */
     uint32_t lib_len, sym_len, params_len, names_len, env_len, pname_len;
     uint32_t payload_len;
+    /* The caller's resource limits at the start call (the spawner's own are
+     * those of the parent when it was launched): bit r of rlim_mask says
+     * rlim[r] holds limit r as getrlimit(2) gave it. */
+    uint32_t rlim_mask;
+    struct { uint64_t cur, max; } rlim[PROTO_NRLIMITS];
 };
 
 /* The start's report pipe reached EOF without a report: whoever took the

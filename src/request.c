@@ -114,6 +114,9 @@ static int request_parse(const char *buf, size_t n, const int *fds, int nfds,
         return -EINVAL;
     r->slot = h.slot;
     r->gen = h.gen;
+    r->rlim_mask = h.rlim_mask;
+    for (int i = 0; i < PROTO_NRLIMITS; i++)
+        r->rlim[i] = (struct rlimit){(rlim_t)h.rlim[i].cur, (rlim_t)h.rlim[i].max};
     int rc = load_payload(&h, buf + sizeof h, n - sizeof h, memfd, r) < 0 ||
                      parse_sections(&h, r) < 0
                  ? -EINVAL

@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -706,6 +707,19 @@ static int await_report(int report_r, int slot, uint32_t gen, int32_t *ret_pid) 
     return NCP_NO_ERROR;
 }
 
+/* The limits the child gets: ours now, which may differ from the
+ * spawner's (ours when it was launched). */
+static void caller_limits(struct proto_start *h) {
+    for (int i = 0; i < PROTO_NRLIMITS; i++) {
+        struct rlimit rl;
+        if (getrlimit(i, &rl) < 0)
+            continue; /* a kernel without limit i: the spawner's stays */
+        h->rlim[i].cur = rl.rlim_cur;
+        h->rlim[i].max = rl.rlim_max;
+        h->rlim_mask |= 1u << i;
+    }
+}
+
 /* Reserve a slot and send START. On NCP_NO_ERROR: *ret_slot and its
  * *ret_gen, and in *ret_report the read end of the report pipe. */
 static int send_start(const struct ncp_start_req *req, int *ret_slot, uint32_t *ret_gen,
@@ -730,6 +744,7 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, uint32_t *
     int cpu = sched_getcpu();
     if (cpu >= 0 && cpu < 0xffff)
         r.hdr.flags |= (uint32_t)(cpu + 1) << PROTO_CPU_SHIFT;
+    caller_limits(&r.hdr);
     rc = build_payload(req, &r);
     if (rc == NCP_NO_ERROR && r.hdr.payload_len > PROTO_INLINE_MAX)
         rc = payload_to_memfd(&r);

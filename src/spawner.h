@@ -25,6 +25,8 @@ struct child_req {
     bool isolated;  /* isolated mode: sandbox_enter before loading */
     bool own_uid;   /* ... with isolationUid */
     int caller_cpu; /* where the caller waits for the report; -1 unknown */
+    uint32_t rlim_mask; /* the caller's resource limits (proto.h) */
+    struct rlimit rlim[PROTO_NRLIMITS];
 };
 
 /* ---- request.c ---- */

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 /* The pids of the children of `parent`. */
 static int children_of(pid_t parent, pid_t *out, int max) {
@@ -239,4 +240,67 @@ TEST_TIMEOUT(spawner_death_mid_start_is_service_error, 120) {
         pthread_join(t, NULL);
         CHECK_EQ(rc, NCP_ERR_SERVICE_ERROR);
     }
+}
+
+/* Limit `res` of a child started now, as "cur max" numbers (-1: unlimited). */
+static void child_limit(int res, long long *cur, long long *max) {
+    int p[2];
+    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    NativeChildProcess_Fd out = {.fdName = (char *)"out", .fd = p[1]};
+    NativeChildProcess_Args args = {.fdList = {.head = &out}};
+    NativeChildProcess_Options opts = {0};
+    int32_t pid;
+    CHECK_EQ(OH_Ability_StartNativeChildProcess(OHNCP_TEST_CHILD_DIR "/libchild_limits.so:Entry_Limits",
+                                                args, opts, &pid),
+             NCP_NO_ERROR);
+    close(p[1]);
+    char buf[1024];
+    CHECK(read_all(p[0], buf, sizeof buf) > 0);
+    close(p[0]);
+    char *s = buf;
+    for (int i = 0; i <= res; i++) {
+        char *end;
+        *cur = strtoll(s, &end, 10);
+        *max = strtoll(end, &s, 10);
+    }
+}
+
+static long long as_number(rlim_t v) { return v == RLIM_INFINITY ? -1 : (long long)v; }
+
+/* Limits changed after the spawner was launched reach the children started
+ * from then on: lowered and raised soft limits, and a lowered hard one. */
+TEST(children_get_the_limits_at_the_start_call) {
+    warm_up(); /* the spawner runs with the limits of now */
+    struct rlimit stack, nofile, core;
+    CHECK(getrlimit(RLIMIT_STACK, &stack) == 0);
+    CHECK(getrlimit(RLIMIT_NOFILE, &nofile) == 0);
+    CHECK(getrlimit(RLIMIT_CORE, &core) == 0);
+    /* a soft stack limit no one would choose by chance */
+    rlim_t want_stack = 5 * 1024 * 1024 + 12288;
+    if (stack.rlim_max != RLIM_INFINITY && stack.rlim_max < want_stack)
+        want_stack = stack.rlim_max - 4096;
+    stack.rlim_cur = want_stack;
+    CHECK(setrlimit(RLIMIT_STACK, &stack) == 0);
+    nofile.rlim_cur = 200; /* lowered: the spawner runs with its own raised */
+    CHECK(setrlimit(RLIMIT_NOFILE, &nofile) == 0);
+    rlim_t want_core = 8192; /* the hard limit lowered too (for good: this process) */
+    if (core.rlim_max != RLIM_INFINITY && core.rlim_max < want_core)
+        want_core = core.rlim_max;
+    core.rlim_cur = core.rlim_max = want_core;
+    CHECK(setrlimit(RLIMIT_CORE, &core) == 0);
+    long long cur, max;
+    child_limit(RLIMIT_STACK, &cur, &max);
+    CHECK_EQ(cur, as_number(want_stack));
+    CHECK_EQ(max, as_number(stack.rlim_max));
+    child_limit(RLIMIT_NOFILE, &cur, &max);
+    CHECK_EQ(cur, 200);
+    CHECK_EQ(max, as_number(nofile.rlim_max));
+    child_limit(RLIMIT_CORE, &cur, &max);
+    CHECK_EQ(cur, as_number(core.rlim_cur));
+    CHECK_EQ(max, as_number(core.rlim_max));
+    /* and raised again (soft up to the hard limit) */
+    stack.rlim_cur = stack.rlim_max == RLIM_INFINITY ? 9 * 1024 * 1024 : stack.rlim_max;
+    CHECK(setrlimit(RLIMIT_STACK, &stack) == 0);
+    child_limit(RLIMIT_STACK, &cur, &max);
+    CHECK_EQ(cur, as_number(stack.rlim_cur));
 }

@@ -522,39 +522,83 @@ static char *put(char *p, const void *src, size_t len) {
     return p + len + 1;
 }
 
+/* The environment as NUL-terminated strings, in `buf` (malloc'd). */
+struct env_copy {
+    char *buf;
+    size_t len;  /* bytes, NULs included */
+    uint32_t n;  /* strings */
+};
+
+/* Copy `env` in one pass of at most `room` bytes. The race this is for:
+ * another thread may setenv/unsetenv meanwhile (C code does, holding no
+ * lock of ours). Each entry is read once and measured as it is copied, so
+ * the count and length sent are those of the bytes sent, whatever moved
+ * meanwhile; a count taken in an earlier pass could disagree and overrun
+ * the buffer. (The C library's own races stay: it may free an array it
+ * replaces, as getenv in another thread would also find.) */
+static int copy_env(char **env, size_t room, struct env_copy *out) {
+    size_t cap = 4096;
+    *out = (struct env_copy){.buf = malloc(cap)};
+    if (out->buf == NULL)
+        return ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; env != NULL; i++) {
+        const char *e = __atomic_load_n(&env[i], __ATOMIC_RELAXED);
+        if (e == NULL)
+            break;
+        size_t len = strnlen(e, room - out->len);
+        if (len == room - out->len)
+            return ncp_fail(NCP_ERR_INVALID_PARAM,
+                            "request too large (environment of more than %zu bytes)", out->len + len);
+        while (out->len + len + 1 > cap) {
+            char *bigger = realloc(out->buf, cap *= 2);
+            if (bigger == NULL)
+                return ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+            out->buf = bigger;
+        }
+        put(out->buf + out->len, e, len);
+        out->len += len + 1;
+        out->n++;
+    }
+    return NCP_NO_ERROR;
+}
+
 /* Serialise the payload: lib, sym, params, names, env, process name. */
 static int build_payload(const struct ncp_start_req *req, struct request *r) {
     char pname[PROTO_NAME_MAX];
     process_name(req, pname, sizeof pname);
-    size_t names_len = 0, env_len = 0, nenv = 0;
+    size_t names_len = 0;
     for (int i = 0; i < req->nfds; i++)
         names_len += strlen(req->names[i]) + 1;
-    for (char **e = environ; e != NULL && *e != NULL; e++, nenv++)
-        env_len += strlen(*e) + 1;
     size_t pname_len = strlen(pname) + 1;
-    size_t total = req->lib_len + 1 + req->sym_len + 1 + req->params_len + 1 + names_len +
-                   env_len + pname_len;
-    if (total > PROTO_PAYLOAD_MAX)
-        return ncp_fail(NCP_ERR_INVALID_PARAM, "request too large (environment of %zu bytes)", env_len);
-    char *p = r->payload = malloc(total);
-    if (p == NULL)
-        return ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+    size_t fixed = req->lib_len + 1 + req->sym_len + 1 + req->params_len + 1 + names_len + pname_len;
+    struct env_copy env = {0};
+    int rc = fixed >= PROTO_PAYLOAD_MAX
+                 ? ncp_fail(NCP_ERR_INVALID_PARAM, "request too large (%zu bytes)", fixed)
+                 : copy_env(__atomic_load_n(&environ, __ATOMIC_RELAXED), PROTO_PAYLOAD_MAX - fixed,
+                            &env);
+    char *p = rc == NCP_NO_ERROR ? r->payload = malloc(fixed + env.len) : NULL;
+    if (rc == NCP_NO_ERROR && p == NULL)
+        rc = ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+    if (rc != NCP_NO_ERROR) {
+        free(env.buf);
+        return rc;
+    }
     p = put(p, req->lib, req->lib_len);
     p = put(p, req->sym, req->sym_len);
     p = put(p, req->params, req->params_len);
     for (int i = 0; i < req->nfds; i++)
         p = put(p, req->names[i], strlen(req->names[i]));
-    for (char **e = environ; e != NULL && *e != NULL; e++)
-        p = put(p, *e, strlen(*e));
-    put(p, pname, pname_len - 1);
+    memcpy(p, env.buf, env.len);
+    put(p + env.len, pname, pname_len - 1);
+    free(env.buf);
     r->hdr.lib_len = (uint32_t)req->lib_len + 1;
     r->hdr.sym_len = (uint32_t)req->sym_len + 1;
     r->hdr.params_len = (uint32_t)req->params_len + 1;
     r->hdr.names_len = (uint32_t)names_len;
-    r->hdr.env_len = (uint32_t)env_len;
-    r->hdr.nenv = (uint32_t)nenv;
+    r->hdr.env_len = (uint32_t)env.len;
+    r->hdr.nenv = env.n;
     r->hdr.pname_len = (uint32_t)pname_len;
-    r->hdr.payload_len = (uint32_t)total;
+    r->hdr.payload_len = (uint32_t)(fixed + env.len);
     return NCP_NO_ERROR;
 }
 

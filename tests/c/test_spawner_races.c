@@ -304,3 +304,44 @@ TEST(children_get_the_limits_at_the_start_call) {
     child_limit(RLIMIT_STACK, &cur, &max);
     CHECK_EQ(cur, as_number(stack.rlim_cur));
 }
+
+static volatile int writing;
+
+/* Adds and removes variables as fast as it can (values of changing length:
+ * a reader that measures the environment, then copies it, sees two
+ * different environments). */
+static void *env_writer(void *arg) {
+    (void)arg;
+    char value[2048];
+    memset(value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    for (unsigned i = 0; writing; i++) {
+        value[i % 2000 + 40] = '\0';
+        setenv("OHNCP_RACE_A", value, 1);
+        setenv("OHNCP_RACE_B", value + 20, 1);
+        unsetenv("OHNCP_RACE_A");
+        value[i % 2000 + 40] = 'v';
+        unsetenv("OHNCP_RACE_B");
+    }
+    return NULL;
+}
+
+/* A C thread changing the environment during starts (as setenv may, with
+ * no lock shared with the runtime): each start sends the environment as it
+ * was at one moment, never a malformed request, never a crash. */
+TEST_TIMEOUT(environment_changing_during_starts, 240) {
+    warm_up();
+    writing = 1;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, env_writer, NULL) == 0);
+    int failed = 0;
+    for (int i = 0; i < 3000; i++) {
+        int32_t pid;
+        int rc = start_child("Entry_Exit3", "", -1, &pid);
+        if (rc != NCP_NO_ERROR && failed++ < 5)
+            fprintf(stderr, "start %d: %d (%s)\n", i, rc, OH_Ohncp_GetLastErrorMessage());
+    }
+    writing = 0;
+    pthread_join(t, NULL);
+    CHECK_EQ(failed, 0);
+}

@@ -35,6 +35,11 @@ struct child_req {
  * Returns 0; -EAGAIN; -EPIPE at EOF; -EINVAL for a malformed message (its
  * fds are closed and its sender, if reachable, told). */
 int request_receive(int sock, int flags, struct child_req *r);
+/* The same for a message already received: `buf[0..n)` with its fds
+ * `fds[0..nfds)` (`truncated`: the kernel cut it short). On failure the
+ * fds are closed. */
+int request_take(const char *buf, size_t n, const int *fds, int nfds, bool truncated,
+                 struct child_req *r);
 void request_init(struct child_req *r);
 /* Write a failure report to a start's report pipe. */
 void request_report(int fd, int code, const char *msg);

@@ -307,9 +307,18 @@ TEST(children_get_the_limits_at_the_start_call) {
 
 static volatile int writing;
 
-/* Adds and removes variables as fast as it can (values of changing length:
- * a reader that measures the environment, then copies it, sees two
- * different environments). */
+/* glibc before 2.40 frees the environ array setenv replaces when it adds a
+ * name (realloc, which under ASan always moves): any reader in another
+ * thread may then read freed memory, getenv included - the C library's own
+ * race, not one the runtime can close. Names are only added and removed
+ * here without ASan; values change length in every build (a reader that
+ * measures the environment, then copies it, sees two environments). */
+#if defined(__SANITIZE_ADDRESS__)
+#define ADD_AND_REMOVE_NAMES 0
+#else
+#define ADD_AND_REMOVE_NAMES 1
+#endif
+
 static void *env_writer(void *arg) {
     (void)arg;
     char value[2048];
@@ -319,9 +328,11 @@ static void *env_writer(void *arg) {
         value[i % 2000 + 40] = '\0';
         setenv("OHNCP_RACE_A", value, 1);
         setenv("OHNCP_RACE_B", value + 20, 1);
-        unsetenv("OHNCP_RACE_A");
+        if (ADD_AND_REMOVE_NAMES) {
+            setenv("OHNCP_RACE_C", value + 30, 1);
+            unsetenv("OHNCP_RACE_C");
+        }
         value[i % 2000 + 40] = 'v';
-        unsetenv("OHNCP_RACE_B");
     }
     return NULL;
 }
@@ -331,6 +342,8 @@ static void *env_writer(void *arg) {
  * was at one moment, never a malformed request, never a crash. */
 TEST_TIMEOUT(environment_changing_during_starts, 240) {
     warm_up();
+    setenv("OHNCP_RACE_A", "", 1); /* both exist: overwriting them moves nothing */
+    setenv("OHNCP_RACE_B", "", 1);
     writing = 1;
     pthread_t t;
     CHECK(pthread_create(&t, NULL, env_writer, NULL) == 0);

@@ -341,6 +341,10 @@ static void *env_writer(void *arg) {
  * no lock shared with the runtime): each start sends the environment as it
  * was at one moment, never a malformed request, never a crash. */
 TEST_TIMEOUT(environment_changing_during_starts, 240) {
+#ifndef __GLIBC__
+    SKIP("this C library (musl) frees the string setenv replaces: any concurrent reader of "
+         "environ, getenv too, may read freed memory");
+#endif
     warm_up();
     setenv("OHNCP_RACE_A", "", 1); /* both exist: overwriting them moves nothing */
     setenv("OHNCP_RACE_B", "", 1);

@@ -72,6 +72,7 @@ struct pending_ipc {
     bool used;
     bool loaded; /* the child loaded the library: failures now are connection failures */
     bool dead;   /* its report pipe reached EOF without a report */
+    bool awaiting_exit; /* ... before loading: its exit decides the code */
     int slot;
     pid_t pid;
     int report_fd;
@@ -703,6 +704,8 @@ static void no_child(int slot) {
  * until `deadline` (CLOCK_REALTIME): a library that crashed while loading
  * is the library's failure; a process killed (a standby killed from
  * outside, or with the spawner) is the runtime's. */
+static int death_verdict(bool up, bool exited, int st);
+
 static int died_during_start(int slot, uint32_t gen, const struct timespec *deadline) {
     pthread_mutex_lock(&rt.lock);
     if (rt.phase == RT_UP)
@@ -713,6 +716,12 @@ static int died_during_start(int slot, uint32_t gen, const struct timespec *dead
     bool up = rt.phase == RT_UP, exited = rt.slots[slot].exited;
     int st = rt.slots[slot].wstatus;
     pthread_mutex_unlock(&rt.lock);
+    return death_verdict(up, exited, st);
+}
+
+/* The code of a start whose taker died before it reported: `up`, whether
+ * the spawner still runs; `exited` and `st`, the taker's exit if it came. */
+static int death_verdict(bool up, bool exited, int st) {
     if (!up)
         return ncp_fail(NCP_ERR_SERVICE_ERROR, "the spawner exited during the start");
     if (!exited || (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
@@ -850,7 +859,7 @@ int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessSta
     pthread_mutex_lock(&rt.lock);
     for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) {
         if (!rt.pending[i].used) { /* a place exists: slots are limited to 50 too */
-            rt.pending[i] = (struct pending_ipc){true, false, false, slot, 0, report, sv[0],
+            rt.pending[i] = (struct pending_ipc){true, false, false, false, slot, 0, report, sv[0],
                                                  sys_now_ns() + start_timeout_ms() * 1000000LL, cb};
             break;
         }
@@ -879,6 +888,29 @@ static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy)
     done.cb(code, proxy);
 }
 
+/* It died before loading: as died_during_start, but the runtime thread
+ * cannot wait; its exit (or the spawner's loss, or 1 s more) comes to
+ * check_exit. */
+static void await_exit(struct pending_ipc *p) {
+    pthread_mutex_lock(&rt.lock);
+    if (rt.phase == RT_UP && !rt.slots[p->slot].exited)
+        send_kill(p->slot, rt.slots[p->slot].gen, 0, PROTO_KILL_F_TAKEN);
+    pthread_mutex_unlock(&rt.lock);
+    p->awaiting_exit = true;
+    long long later = sys_now_ns() + 1000000000LL;
+    if (p->deadline_ns < later)
+        p->deadline_ns = later;
+}
+
+static void check_exit(struct pending_ipc *p, long long now) {
+    pthread_mutex_lock(&rt.lock);
+    bool up = rt.phase == RT_UP, exited = rt.slots[p->slot].exited;
+    int st = rt.slots[p->slot].wstatus;
+    pthread_mutex_unlock(&rt.lock);
+    if (!up || exited || now >= p->deadline_ns)
+        finish_ipc(p, death_verdict(up, exited, st), NULL);
+}
+
 /* Its report pipe is readable, or its time is up (spec §4). */
 static void follow_ipc(struct pending_ipc *p, bool readable) {
     if (!readable) {
@@ -889,7 +921,10 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
     ssize_t n = sys_read(p->report_fd, &rep, sizeof rep);
     if (n != (ssize_t)sizeof rep) { /* died: before or after loading */
         p->dead = true;
-        finish_ipc(p, p->loaded ? NCP_ERR_CONNECTION_FAILED : NCP_ERR_LIB_LOADING_FAILED, NULL);
+        if (p->loaded)
+            finish_ipc(p, NCP_ERR_CONNECTION_FAILED, NULL);
+        else
+            await_exit(p);
     } else if (rep.code != NCP_NO_ERROR) {
         rep.msg[sizeof rep.msg - 1] = '\0';
         if (rep.pid > 0)
@@ -918,7 +953,8 @@ static int poll_pending(struct pollfd *p, int *which, int *n) {
     for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) {
         if (!rt.pending[i].used)
             continue;
-        p[*n] = (struct pollfd){.fd = rt.pending[i].report_fd, .events = POLLIN};
+        int fd = rt.pending[i].awaiting_exit ? -1 : rt.pending[i].report_fd; /* at EOF */
+        p[*n] = (struct pollfd){.fd = fd, .events = POLLIN};
         which[(*n)++] = i;
         long long d = rt.pending[i].deadline_ns;
         next = next < 0 || d < next ? d : next;
@@ -932,7 +968,9 @@ static void handle_pending(const struct pollfd *p, const int *which, int n) {
     long long now = sys_now_ns();
     for (int k = 0; k < n; k++) {
         struct pending_ipc *pi = &rt.pending[which[k]];
-        if (!pi->used || pi->report_fd != p[k].fd)
+        if (pi->used && pi->awaiting_exit)
+            check_exit(pi, now);
+        if (!pi->used || pi->awaiting_exit || pi->report_fd != p[k].fd)
             continue;
         if (p[k].revents)
             follow_ipc(pi, true);

@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+
+#include <IPCKit/ipc_kit.h>
 #include <sys/resource.h>
 
 /* The pids of the children of `parent`. */
@@ -361,4 +363,96 @@ TEST_TIMEOUT(environment_changing_during_starts, 240) {
     writing = 0;
     pthread_join(t, NULL);
     CHECK_EQ(failed, 0);
+}
+
+/* ---- IPC-mode starts ---- */
+
+static pthread_mutex_t ipc_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ipc_cond = PTHREAD_COND_INITIALIZER;
+static int ipc_code = -1;
+static OHIPCRemoteProxy *ipc_proxy;
+
+static void on_ipc_started(int code, OHIPCRemoteProxy *proxy) {
+    pthread_mutex_lock(&ipc_lock);
+    ipc_code = code;
+    ipc_proxy = proxy;
+    pthread_cond_broadcast(&ipc_cond);
+    pthread_mutex_unlock(&ipc_lock);
+}
+
+/* One IPC-mode start, to its callback: its code, and in *pid its child. */
+static int ipc_start(int32_t *pid) {
+    pthread_mutex_lock(&ipc_lock);
+    ipc_code = -1;
+    pthread_mutex_unlock(&ipc_lock);
+    int rc = OH_Ability_CreateNativeChildProcess(OHNCP_TEST_CHILD_DIR "/libchild_ipc.so", on_ipc_started);
+    if (rc != NCP_NO_ERROR)
+        return rc;
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 20;
+    pthread_mutex_lock(&ipc_lock);
+    while (ipc_code == -1 && pthread_cond_timedwait(&ipc_cond, &ipc_lock, &dl) == 0)
+        ;
+    int code = ipc_code;
+    OHIPCRemoteProxy *proxy = ipc_proxy;
+    pthread_mutex_unlock(&ipc_lock);
+    if (code == NCP_NO_ERROR) {
+        *pid = OH_Ohncp_RemoteProxyGetPid(proxy);
+        CHECK(*pid > 0);
+        OH_IPCRemoteProxy_Destroy(proxy);
+    }
+    return code;
+}
+
+static void kill_and_wait(int32_t pid) {
+    CHECK_EQ(OH_Ability_KillChildProcess(pid), NCP_NO_ERROR);
+    CHECK_EQ(wait_exit(pid, 10000), SIGKILL);
+}
+
+static void *standby_killer(void *arg) {
+    pid_t spawner = *(pid_t *)arg;
+    for (int round = 0; starting; round++) {
+        pid_t kids[1024];
+        int n = children_of(spawner, kids, 1024);
+        for (int i = 0; i < n; i++)
+            if (is_standby(kids[i]))
+                (void)kill(kids[i], SIGKILL);
+        usleep(round % 2 ? 2000 : 500);
+    }
+    return NULL;
+}
+
+/* The same for IPC-mode starts: a standby killed as it takes one gives the
+ * callback SERVICE_ERROR, and every IPC slot (50) comes back. */
+TEST_TIMEOUT(standbys_killed_during_ipc_starts, 240) {
+    warm_up();
+    pid_t spawner = the_spawner();
+    starting = 1;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, standby_killer, &spawner) == 0);
+    int ok = 0, service = 0, other = 0;
+    for (int i = 0; i < 300; i++) {
+        int32_t pid;
+        int code = ipc_start(&pid);
+        if (code == NCP_NO_ERROR)
+            kill_and_wait(pid);
+        ok += code == NCP_NO_ERROR;
+        service += code == NCP_ERR_SERVICE_ERROR;
+        if (code != NCP_NO_ERROR && code != NCP_ERR_SERVICE_ERROR && other++ < 5)
+            fprintf(stderr, "IPC start: %d\n", code);
+    }
+    starting = 0;
+    pthread_join(t, NULL);
+    fprintf(stderr, "IPC starts under standby kills: %d ok, %d SERVICE_ERROR, %d other\n", ok,
+            service, other);
+    CHECK_EQ(other, 0);
+    /* all 50 IPC slots at once, then the 51st refused */
+    int32_t pids[50];
+    for (int i = 0; i < 50; i++)
+        CHECK_EQ(ipc_start(&pids[i]), NCP_NO_ERROR);
+    int32_t extra;
+    CHECK_EQ(ipc_start(&extra), NCP_ERR_MAX_CHILD_PROCESSES_REACHED);
+    for (int i = 0; i < 50; i++)
+        kill_and_wait(pids[i]);
 }

@@ -116,12 +116,15 @@ static void took_start(int k, uint32_t slot, uint32_t gen) {
         (void)kill(kids[k].pid, SIGKILL);
 }
 
+static void collect_notes(void);
+
 /* The race this exists for: a KILL may come before we know which process
  * took its start (the request still in the start socket when the start
  * timed out; a note not yet read). Such a kill waits in slot_kill. */
 static void do_kill(const struct proto_kill *k) {
     if (k->slot >= OHNCP_MAX_CHILDREN_HARD)
         return;
+    collect_notes(); /* a note written before the KILL was sent is read first */
     for (int i = 0; i < nkids; i++) {
         if (kids[i].slot == k->slot && kids[i].gen == k->gen) {
             if (k->pid == 0 || kids[i].pid == k->pid)
@@ -213,6 +216,13 @@ static void collect_note(int i) {
     }
     sys_closep(&sb->note_fd);
     *sb = (struct standby){0, -1, false};
+}
+
+/* Every standby's note, readable at poll time or not. */
+static void collect_notes(void) {
+    for (int i = 0; i < STANDBY_POOL; i++)
+        if (standbys[i].pid != 0)
+            collect_note(i);
 }
 
 static int find_standby(pid_t pid) {
@@ -383,11 +393,7 @@ int main(int argc, char **argv) {
                 continue;
             shutdown_all();
         }
-        /* Every note first, readable at poll time or not: a KILL may name
-         * the start a standby took just now. */
-        for (int i = 0; i < STANDBY_POOL; i++)
-            if (standbys[i].pid != 0)
-                collect_note(i);
+        collect_notes(); /* first: a KILL may name the start a standby took just now */
         if (p[1].revents)
             reap(sigfd);
         if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !serve_control())

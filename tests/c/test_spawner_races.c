@@ -134,7 +134,7 @@ TEST_TIMEOUT(timeout_before_a_standby_took_the_start, 60) {
     CHECK_EQ(rc, NCP_NO_ERROR);
     /* ... and no child of that start runs on. */
     int left = 1;
-    for (int i = 0; i < 200 && (left = started_children(spawner)) > 0; i++)
+    for (int i = 0; i < 1000 && (left = started_children(spawner)) > 0; i++)
         usleep(10000);
     CHECK_EQ(left, 0);
 }

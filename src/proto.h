@@ -5,13 +5,13 @@
  * Parent -> spawner: PROTO_START (header + payload + fds), PROTO_KILL.
  * Spawner -> parent: PROTO_EXIT, one per reaped child (and one for a start
  * whose standby died before it could say which slot it took).
+ * Child (or spawner, if fork fails) -> the starting thread: one
+ * struct proto_report written to the report pipe that came with START.
  *
  * A start is named by (slot, gen): `gen` counts the starts of one slot, so
  * a KILL can name a start the spawner has not seen yet (its request still
  * waits in the start socket, or the standby's note is still in its pipe)
  * without ever hitting a later start of the same slot.
- * Child (or spawner, if fork fails) -> the starting thread: one
- * struct proto_report written to the report pipe that came with START.
  *
  * Both ends are the same build of this project, so the layout is native;
  * the spawner still checks every length it is given.

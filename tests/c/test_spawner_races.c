@@ -270,7 +270,9 @@ static void child_limit(int res, long long *cur, long long *max) {
 static long long as_number(rlim_t v) { return v == RLIM_INFINITY ? -1 : (long long)v; }
 
 /* Limits changed after the spawner was launched reach the children started
- * from then on: lowered and raised soft limits, and a lowered hard one. */
+ * from then on: lowered and raised soft limits, and a lowered hard one
+ * (RLIMIT_NPROC, whose frozen value made starts fail after the parent
+ * raised it, among them). */
 TEST(children_get_the_limits_at_the_start_call) {
     warm_up(); /* the spawner runs with the limits of now */
     struct rlimit stack, nofile, core;
@@ -290,7 +292,16 @@ TEST(children_get_the_limits_at_the_start_call) {
         want_core = core.rlim_max;
     core.rlim_cur = core.rlim_max = want_core;
     CHECK(setrlimit(RLIMIT_CORE, &core) == 0);
+    struct rlimit nproc; /* the limit of the report: starts failed by it */
+    CHECK(getrlimit(RLIMIT_NPROC, &nproc) == 0);
+    rlim_t want_nproc = nproc.rlim_max == RLIM_INFINITY || nproc.rlim_max > 54321 + 1000
+                            ? 54321
+                            : nproc.rlim_max - 1;
+    nproc.rlim_cur = want_nproc;
+    CHECK(setrlimit(RLIMIT_NPROC, &nproc) == 0);
     long long cur, max;
+    child_limit(RLIMIT_NPROC, &cur, &max);
+    CHECK_EQ(cur, as_number(want_nproc));
     child_limit(RLIMIT_STACK, &cur, &max);
     CHECK_EQ(cur, as_number(want_stack));
     CHECK_EQ(max, as_number(stack.rlim_max));

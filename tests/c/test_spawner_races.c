@@ -292,7 +292,7 @@ TEST(children_get_the_limits_at_the_start_call) {
         want_core = core.rlim_max;
     core.rlim_cur = core.rlim_max = want_core;
     CHECK(setrlimit(RLIMIT_CORE, &core) == 0);
-    struct rlimit nproc; /* the limit of the report: starts failed by it */
+    struct rlimit nproc;
     CHECK(getrlimit(RLIMIT_NPROC, &nproc) == 0);
     rlim_t want_nproc = nproc.rlim_max == RLIM_INFINITY || nproc.rlim_max > 54321 + 1000
                             ? 54321

@@ -109,6 +109,20 @@ static void install_std_fds(const struct child_req *r) {
     }
 }
 
+/* The caller's resource limits as they were at its start call, not as
+ * the spawner inherited them at its launch (nor its raised RLIMIT_NOFILE).
+ * A limit the caller holds can be set here: same credentials, and nothing
+ * lowered them in the spawner but its own soft RLIMIT_NOFILE, raised. */
+static void apply_limits(const struct child_req *r) {
+    if (!(r->rlim_mask & (1u << RLIMIT_NOFILE)))
+        (void)setrlimit(RLIMIT_NOFILE, &spawner_orig_nofile);
+    for (int i = 0; i < PROTO_NRLIMITS; i++)
+        if ((r->rlim_mask & (1u << i)) && setrlimit(i, &r->rlim[i]) < 0)
+            fail(r, NCP_ERR_INTERNAL, "cannot set resource limit %d to the caller's (%llu, %llu): %s",
+                 i, (unsigned long long)r->rlim[i].rlim_cur,
+                 (unsigned long long)r->rlim[i].rlim_max, strerror(errno));
+}
+
 /* Bare names are looked up in OHNCP_LIBRARY_PATH first (spec §3). */
 static const char *resolve_library(const char *lib, char *buf, size_t size) {
     const char *path = getenv("OHNCP_LIBRARY_PATH");
@@ -256,7 +270,7 @@ void child_run(const struct child_req *r, int note_fd) {
     if (fchdir(r->cwd_fd) < 0)
         fail(r, NCP_ERR_INTERNAL, "cannot enter the caller's directory: %s", strerror(errno));
     environ = r->envp;
-    (void)setrlimit(RLIMIT_NOFILE, &spawner_orig_nofile);
+    apply_limits(r);
     set_process_name(r->pname);
     /* 3. Nothing of the spawner's stays open. */
     close_others(r, note_fd);
@@ -313,7 +327,7 @@ void standby_run(int note_fd) {
     while (rc == -EINVAL);
     if (rc < 0)
         _exit(0); /* EOF: the parent is gone */
-    struct standby_note note = {.slot = r.slot, .isolated = r.isolated};
+    struct standby_note note = {.slot = r.slot, .gen = r.gen, .isolated = r.isolated};
     (void)sys_write_all(note_fd, &note, sizeof note);
     child_run(&r, note_fd);
 }

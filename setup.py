@@ -10,7 +10,10 @@
 3. builds the cffi extension ``ohncp._ohncp`` (see build_ffi.py) against
    those libraries, with rpath ``$ORIGIN/_lib``;
 4. compiles the demo child library ``src/ohncp/demo/demo_child.c`` into
-   ``ohncp/_lib/libohncp_demo.so``.
+   ``ohncp/_lib/libohncp_demo.so``, and the Python child library
+   ``src/ohncp/_pychild.c`` into ``ohncp/_lib/libohncp_pychild.so`` (with
+   this Python's headers but not linked to libpython, which it dlopens at
+   run time; nor to the runtime, whose header alone it needs).
 
 The backend is chosen with the environment variable ``OHNCP_BACKEND``:
 
@@ -161,6 +164,7 @@ class BuildRuntimeThenExtension(build_ext):
         self._force_if_backend_changed(f"{_backend()} {lib_dir}")
         super().run()
         self._build_demo(package_dir / "_lib", lib_dir)
+        self._build_pychild(package_dir / "_lib")
         for path in [
             Path(self.get_ext_fullpath("ohncp._ohncp")),
             *sorted((package_dir / "_lib").iterdir()),
@@ -245,6 +249,19 @@ class BuildRuntimeThenExtension(build_ext):
             library_dirs=[] if runtime_dir is None else [str(runtime_dir)],
             libraries=["child_process"],
             extra_postargs=["-Wl,-rpath,$ORIGIN"],
+        )
+
+    def _build_pychild(self, lib_dir: Path) -> None:
+        """Compile the Python child library into ``lib_dir`` (see _pychild.c)."""
+        source = ROOT / "src" / "ohncp" / "_pychild.c"
+        objects = self.compiler.compile(
+            [os.path.relpath(source)],
+            output_dir=self.build_temp,
+            include_dirs=[str(ROOT / "include"), sysconfig.get_paths()["include"]],
+            extra_postargs=["-fPIC", "-Wall", "-Wextra", "-O2"],
+        )
+        self.compiler.link_shared_object(
+            objects, str(lib_dir / "libohncp_pychild.so"), libraries=["dl"]
         )
 
 

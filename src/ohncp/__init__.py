@@ -109,13 +109,17 @@ __all__ = [
     "Parcel",
     "ParcelReadError",
     "ParcelWriteError",
+    "Process",
+    "ProcessPoolExecutor",
     "RemoteError",
     "RemoteProxy",
     "RemoteStub",
     "RequestMode",
     "ServiceError",
     "StartTimeoutError",
+    "TaskTimeoutError",
     "TimeoutExpired",
+    "WorkerDiedError",
     "__version__",
     "aio",
     "connect",
@@ -422,5 +426,11 @@ def get_library_dir() -> str:
 check(lib.shim_init())
 
 
-# Last: ohncp.aio builds on the names above.
+# Last: ohncp.aio and the pool build on the names above.
 from . import aio  # noqa: E402
+from ._pool import (  # noqa: E402
+    Process,
+    ProcessPoolExecutor,
+    TaskTimeoutError,
+    WorkerDiedError,
+)

@@ -639,10 +639,8 @@ class _Core:
             failed = list(self.pending)
             self.pending.clear()
         for task in failed:
-            error = BrokenProcessPool(message)
-            error.__cause__ = cause
             if task.running or task.future.set_running_or_notify_cancel():
-                task.future.set_exception(error)
+                _fail_broken(task, message, cause)
 
     def _receive(self, worker: _Worker) -> None:
         if worker.out is not None:
@@ -662,9 +660,11 @@ class _Core:
         if reply is not None and reply[0] == _worker.READY:
             self._ready(worker)
         elif reply is not None and reply[0] == _worker.INIT_FAILED:
-            self._break(
-                f"the initializer failed in worker {worker.pid}", _RemoteTraceback(reply[1])
-            )
+            cause = _RemoteTraceback(reply[1])
+            self._break(f"the initializer failed in worker {worker.pid}", cause)
+            task, worker.task, worker.deadline = worker.task, None, None
+            if task is not None and not task.future.done():
+                _fail_broken(task, f"the initializer failed in worker {worker.pid}", cause)
             self._stop(worker)
         else:
             self._finish(worker, reply, error)
@@ -793,6 +793,12 @@ class _Core:
         self.selector.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
+
+
+def _fail_broken(task: _Task, message: str, cause: BaseException | None) -> None:
+    error = BrokenProcessPool(message)
+    error.__cause__ = cause
+    task.future.set_exception(error)
 
 
 def _settle(future: Future[Any], reply: Any, error: BaseException | None) -> None:  # noqa: ANN401

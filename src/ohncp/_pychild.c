@@ -30,6 +30,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +60,13 @@ typedef struct {
 
 /* Python code run as `python -c`: load the worker by path (importing the
  * ohncp package would load its C extension and runtime, which a worker
- * needs not) and hand it the socket. argv: [-c, worker.py, fd, mode]. */
+ * needs not) and hand it the socket. argv: [-c, worker.py, fd, mode].
+ * importlib's frozen halves are loaded at every start already;
+ * importlib.util would cost ~4 ms more. */
 static const char BOOTSTRAP[] =
-    "import sys, importlib.util as u\n"
-    "s = u.spec_from_file_location('_ohncp_worker', sys.argv[1])\n"
-    "m = u.module_from_spec(s)\n"
+    "import sys, _frozen_importlib as b, _frozen_importlib_external as e\n"
+    "s = e.spec_from_file_location('_ohncp_worker', sys.argv[1])\n"
+    "m = b.module_from_spec(s)\n"
     "sys.modules[s.name] = m\n"
     "s.loader.exec_module(m)\n"
     "m.main(int(sys.argv[2]), sys.argv[3])\n";
@@ -207,6 +210,12 @@ void OhncpPythonMain(NativeChildProcess_Args args)
         exit(EXIT_BAD_PARAMS);
     }
     snprintf(fd_text, sizeof fd_text, "%d", chan);
+    /* A pool worker leaves Ctrl-C to the parent (which shuts the pool
+     * down); Python keeps a SIGINT it finds ignored. */
+    if (strcmp(lines[3], "pool") == 0 && signal(SIGINT, SIG_IGN) == SIG_ERR) {
+        say("cannot ignore SIGINT", strerror(errno));
+        exit(EXIT_BAD_PARAMS);
+    }
     /* The runtime loads this library RTLD_LOCAL; extension modules (which
      * do not link libpython) need its symbols in the global scope. */
     handle = dlopen(lines[0], RTLD_NOW | RTLD_GLOBAL);

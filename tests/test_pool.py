@@ -11,6 +11,7 @@ import concurrent.futures
 import logging
 import os
 import pickle
+import shutil
 import signal
 import socket
 import subprocess
@@ -446,6 +447,19 @@ def test_libpython_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     monkeypatch.setenv("OHNCP_LIBPYTHON", str(tmp_path / "nothing.so"))
     with pytest.raises(ohncp.NotSupportedError, match=r"nothing\.so"):
         ohncp.ProcessPoolExecutor(1)
+
+
+def test_the_child_library_does_not_link_libpython() -> None:
+    readelf = shutil.which("readelf")
+    if readelf is None:
+        pytest.skip("readelf not installed")
+    library = Path(ohncp.__file__).parent / "_lib" / "libohncp_pychild.so"
+    dynamic = subprocess.run(
+        [readelf, "-d", str(library)], capture_output=True, text=True, check=True
+    ).stdout
+    needed = [line for line in dynamic.splitlines() if "(NEEDED)" in line]
+    assert needed, dynamic
+    assert not any("libpython" in line or "child_process" in line for line in needed), needed
 
 
 def test_the_mapped_libpython_is_found() -> None:

@@ -470,6 +470,7 @@ class _Core:
         self.lock = threading.Lock()
         self.pending: collections.deque[_Task] = collections.deque()
         self.shutdown = False
+        self.closed = False  # the manager is gone and its wake-up pipe closed
         self.broken: str | None = None
         self.workers: dict[int, _Worker] = {}
         self.idle: list[_Worker] = []
@@ -483,9 +484,12 @@ class _Core:
 
     # -- any thread --
 
-    def wake(self) -> None:
-        with contextlib.suppress(BlockingIOError):  # a wake-up is pending already
-            os.write(self.wake_w, b"\0")
+    def _wake_locked(self) -> None:
+        # Under the lock: once the manager has closed the pipe (closed is
+        # set under the lock first) its fd number may belong to another file.
+        if not self.closed:
+            with contextlib.suppress(BlockingIOError):  # a wake-up is pending already
+                os.write(self.wake_w, b"\0")
 
     def _check_open_locked(self) -> None:
         if self.broken is not None:
@@ -504,7 +508,7 @@ class _Core:
         with self.lock:
             self._check_open_locked()
             self.pending.append(task)
-        self.wake()
+            self._wake_locked()
 
     def begin_shutdown(self, cancel_futures: bool) -> None:
         with self.lock:
@@ -512,10 +516,9 @@ class _Core:
             cancelled = list(self.pending) if cancel_futures else []
             if cancel_futures:
                 self.pending.clear()
+            self._wake_locked()
         for task in cancelled:
             task.future.cancel()
-        with contextlib.suppress(OSError):  # the manager has closed it: it is done
-            self.wake()
 
     def join(self) -> None:
         if self.thread is not threading.current_thread():
@@ -527,6 +530,13 @@ class _Core:
         try:
             while self._step():
                 pass
+        except BaseException as exc:
+            # A bug of ours must not leave futures waiting forever.
+            self._break(f"the pool's manager thread failed: {exc!r}", exc)
+            for worker in self.workers.values():
+                if worker.task is not None and not worker.task.future.done():
+                    _fail_broken(worker.task, f"the pool's manager thread failed: {exc!r}", exc)
+            raise
         finally:
             self._close()
 
@@ -791,8 +801,10 @@ class _Core:
                 worker.child.kill()
                 self._bury(worker)
         self.selector.close()
-        os.close(self.wake_r)
-        os.close(self.wake_w)
+        with self.lock:
+            self.closed = True
+            os.close(self.wake_r)
+            os.close(self.wake_w)
 
 
 def _fail_broken(task: _Task, message: str, cause: BaseException | None) -> None:

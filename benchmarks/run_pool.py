@@ -47,6 +47,17 @@ def echo(data: bytes) -> bytes:
     return data
 
 
+def memory() -> tuple[int, int]:
+    """The worker's (Rss, Pss) in KiB, after its first tasks."""
+    fields: dict[str, int] = {}
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if parts[0] in ("Rss:", "Pss:"):
+                fields[parts[0]] = int(parts[1])
+    return fields["Rss:"], fields["Pss:"]
+
+
 def make_pool(way: str) -> concurrent.futures.Executor:
     """A pool of WORKERS workers of ``way``."""
     if way == "ohncp":
@@ -159,6 +170,7 @@ def main() -> int:
         results[f"{n_tasks:,} tasks"] = turns(names, 3, lambda n: throughput(pools[n], n_tasks))
         data = os.urandom(1 << 20)
         results["1 MiB arg + result"] = turns(names, n_big, lambda n: big_trip(pools[n], data))
+        memories = {name: pools[name].submit(memory).result() for name in names}
     finally:
         for pool in pools.values():
             pool.shutdown()
@@ -171,6 +183,10 @@ def main() -> int:
         print(f"| {what} | " + " | ".join(cells) + " |")
     tasks = results[f"{n_tasks:,} tasks"]
     print("\ntasks/s: " + ", ".join(f"{n} {n_tasks / tasks[n]:,.0f}" for n in names))
+    print(
+        "worker memory (Rss/Pss): "
+        + ", ".join(f"{n} {r / 1024:.1f}/{p / 1024:.1f} MiB" for n, (r, p) in memories.items())
+    )
     return 0
 
 

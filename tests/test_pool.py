@@ -449,6 +449,46 @@ def test_libpython_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
         ohncp.ProcessPoolExecutor(1)
 
 
+def test_a_broken_environment_breaks_the_pool(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = tmp_path / "libpython-not.so"
+    fake.write_bytes(b"not ELF")
+    monkeypatch.setenv("OHNCP_LIBPYTHON", str(fake))
+    with ohncp.ProcessPoolExecutor(1) as executor:
+        for _ in range(3):
+            with pytest.raises(ohncp.WorkerDiedError) as info:
+                executor.submit(tasks.square, 2).result(RESULT_TIMEOUT)
+            assert info.value.exit_code == 121  # _pychild.c: no libpython
+            assert "cannot load libpython" in str(info.value)
+            assert "before its interpreter was ready" in str(info.value)
+        with pytest.raises(
+            concurrent.futures.process.BrokenProcessPool, match="3 workers in a row"
+        ):
+            executor.submit(tasks.square, 2)
+
+
+def _other_libpython() -> str | None:
+    """A libpython of another minor version beside this one (pyenv's layout), if any."""
+    mine = f"libpython{sys.version_info[0]}.{sys.version_info[1]}."
+    versions = Path(sys.base_prefix).parent
+    for candidate in sorted(versions.glob("*/lib/libpython3.*.so.1.0")):
+        if not candidate.name.startswith(mine):
+            return str(candidate)
+    return None
+
+
+def test_a_libpython_of_another_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = _other_libpython()
+    if other is None:
+        pytest.skip("no libpython of another version here")
+    monkeypatch.setenv("OHNCP_LIBPYTHON", other)
+    with ohncp.ProcessPoolExecutor(1) as executor, pytest.raises(ohncp.WorkerDiedError) as info:
+        executor.submit(tasks.square, 2).result(RESULT_TIMEOUT)
+    assert info.value.exit_code == 122
+    assert "this ohncp was built for" in str(info.value)
+
+
 def test_the_child_library_does_not_link_libpython() -> None:
     readelf = shutil.which("readelf")
     if readelf is None:

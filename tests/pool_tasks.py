@@ -127,3 +127,9 @@ def probe_sandbox(port: int, parent_dir: str) -> dict[str, str]:
     except (OSError, TypeError) as exc:
         out["write_data"] = repr(exc)
     return out
+
+
+def start_lingering_thread() -> int:
+    """A non-daemon thread that keeps the worker's interpreter from finishing."""
+    threading.Thread(target=time.sleep, args=(600,)).start()
+    return os.getpid()

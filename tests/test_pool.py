@@ -323,6 +323,15 @@ def test_shutdown_without_wait_still_runs_the_queue() -> None:
     assert eventually(lambda: "ohncp-pool-manager" not in {t.name for t in threading.enumerate()})
 
 
+def test_shutdown_kills_a_worker_that_does_not_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_pool, "_STOP_GRACE_S", 0.5)
+    executor = ohncp.ProcessPoolExecutor(1)
+    worker = executor.submit(tasks.start_lingering_thread).result(RESULT_TIMEOUT)
+    executor.shutdown(wait=True)  # Python in the worker waits for its thread: killed
+    assert not alive(worker)
+    assert not native_children()
+
+
 def test_soak_keeps_fds_threads_and_rss_flat() -> None:
     with ohncp.ProcessPoolExecutor(2, max_tasks_per_child=250) as executor:
         list(executor.map(tasks.square, range(300)))  # warm: workers, caches, allocator

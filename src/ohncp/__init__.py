@@ -27,6 +27,14 @@ stub it handed over; requests and replies are :class:`Parcel` objects::
 
 IPC failures raise a subclass of :class:`IPCError`.
 
+Python functions run in native children through :class:`ProcessPoolExecutor`
+(a ``concurrent.futures.Executor``) and :class:`Process` (shaped like
+``multiprocessing.Process``): each worker is an interpreter of this very
+Python, started from its shared libpython, with no ``fork`` in this process::
+
+    with ohncp.ProcessPoolExecutor(max_workers=2, task_timeout=60) as pool:
+        print(list(pool.map(abs, [-1, -2, -3])))
+
 Child libraries are built against this package's headers and runtime:
 ``python -m ohncp --cflags`` and ``python -m ohncp --libs`` give the flags.
 """

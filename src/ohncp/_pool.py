@@ -601,10 +601,13 @@ class _Core:
         try:
             worker.conn.send_bytes(task.payload)
         except OSError:
-            # It died while idle: the task never reached it; give it to another.
-            worker.task = None
-            with self.lock:
-                self.pending.appendleft(task)
+            if worker.ready:
+                # It died while idle: the task never reached it; give it to another.
+                worker.task = None
+                with self.lock:
+                    self.pending.appendleft(task)
+            # else it died starting: the task fails with it, as it would have
+            # had the send gone through first (whichever way the race went).
             self._bury(worker)
 
     def _spawn(self) -> _Worker | None:
@@ -635,12 +638,12 @@ class _Core:
         self.workers[worker.pid] = worker
         self.selector.register(worker.conn.fileno(), selectors.EVENT_READ, (worker, "chan"))
         self.selector.register(out_r, selectors.EVENT_READ, (worker, "out"))
-        try:
+        # A worker that died at once is buried at its EOF, or when its task
+        # does not go through (_assign): either way with its task, so that
+        # the task learns why.
+        with contextlib.suppress(OSError):
             worker.conn.send_bytes(self.prep_frame)
             worker.conn.send_bytes(self.init_frame)
-        except OSError:
-            self._bury(worker)
-            return None
         return worker
 
     def _break(self, message: str, cause: BaseException | None = None) -> None:

@@ -9,7 +9,9 @@ fork, forkserver and spawn, and loky (if installed), 2 workers each.
   until 2 different workers have each returned a trivial task (tasks are
   submitted two at a time until two pids have answered); one fresh
   interpreter per sample, so forkserver pays for its server as a first
-  pool does;
+  pool does. The task is a function of this script (so workers import it
+  as ``__mp_main__``), or ``os.getpid`` ("task from a module": spawn and
+  forkserver workers import this script all the same, ohncp's do not);
 - warm round trip: ``submit(f).result()`` of a trivial task on a pool whose
   workers run, one at a time;
 - throughput: 10,000 trivial tasks submitted at once, until all are done;
@@ -84,23 +86,23 @@ def ways() -> list[str]:
     return found
 
 
-def cold_once(way: str) -> float:
-    """Seconds until two workers of a new pool have each answered."""
+def cold_once(way: str, task: Callable[[], int]) -> float:
+    """Seconds until two workers of a new pool have each answered ``task``."""
     make_pool(way).shutdown()  # imports done; then a fresh pool is timed below
     start = time.perf_counter()
     pool = make_pool(way)
     pids: set[int] = set()
     while len(pids) < WORKERS:
-        pids.update(f.result() for f in [pool.submit(trivial) for _ in range(WORKERS)])
+        pids.update(f.result() for f in [pool.submit(task) for _ in range(WORKERS)])
     elapsed = time.perf_counter() - start
     pool.shutdown()
     return elapsed
 
 
-def cold(way: str) -> float:
-    """cold_once in a fresh interpreter."""
+def cold(way: str, task: str = "main") -> float:
+    """cold_once in a fresh interpreter; ``task`` "main" (trivial) or "module" (os.getpid)."""
     out = subprocess.run(
-        [sys.executable, __file__, "--cold-one", way],
+        [sys.executable, __file__, "--cold-one", f"{way},{task}"],
         capture_output=True,
         text=True,
         check=True,
@@ -156,12 +158,14 @@ def main() -> int:
     ap.add_argument("--cold-one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.cold_one:
-        print(cold_once(args.cold_one))
+        way, task = args.cold_one.split(",")
+        print(cold_once(way, trivial if task == "main" else os.getpid))
         return 0
     names = ways()
     n_cold, n_warm, n_tasks, n_big = (3, 200, 2000, 10) if args.quick else (10, 2000, 10000, 50)
     results: dict[str, dict[str, float]] = {}
     results["cold: 2 workers answered"] = turns(names, n_cold, cold)
+    results["cold, task from a module"] = turns(names, n_cold, lambda n: cold(n, "module"))
     pools = {name: make_pool(name) for name in names}
     try:
         for pool in pools.values():

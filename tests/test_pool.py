@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import logging
 import os
 import pickle
@@ -319,6 +320,16 @@ def test_shutdown_without_wait_still_runs_the_queue() -> None:
     futures = [executor.submit(tasks.square, i) for i in range(6)]
     executor.shutdown(wait=False)
     assert [f.result(RESULT_TIMEOUT) for f in futures] == [i * i for i in range(6)]
+    assert eventually(lambda: not native_children(), 30)
+    assert eventually(lambda: "ohncp-pool-manager" not in {t.name for t in threading.enumerate()})
+
+
+def test_a_dropped_pool_shuts_down() -> None:
+    executor = ohncp.ProcessPoolExecutor(2)
+    futures = [executor.submit(tasks.square, i) for i in range(4)]
+    del executor  # no shutdown(): the queued tasks still run, then the workers stop
+    gc.collect()
+    assert [f.result(RESULT_TIMEOUT) for f in futures] == [0, 1, 4, 9]
     assert eventually(lambda: not native_children(), 30)
     assert eventually(lambda: "ohncp-pool-manager" not in {t.name for t in threading.enumerate()})
 

@@ -27,6 +27,14 @@ stub it handed over; requests and replies are :class:`Parcel` objects::
 
 IPC failures raise a subclass of :class:`IPCError`.
 
+Python functions run in native children through :class:`ProcessPoolExecutor`
+(a ``concurrent.futures.Executor``) and :class:`Process` (shaped like
+``multiprocessing.Process``): each worker is an interpreter of this very
+Python, started from its shared libpython, with no ``fork`` in this process::
+
+    with ohncp.ProcessPoolExecutor(max_workers=2, task_timeout=60) as pool:
+        print(list(pool.map(abs, [-1, -2, -3])))
+
 Child libraries are built against this package's headers and runtime:
 ``python -m ohncp --cflags`` and ``python -m ohncp --libs`` give the flags.
 """
@@ -120,13 +128,17 @@ __all__ = [
     "Parcel",
     "ParcelReadError",
     "ParcelWriteError",
+    "Process",
+    "ProcessPoolExecutor",
     "RemoteError",
     "RemoteProxy",
     "RemoteStub",
     "RequestMode",
     "ServiceError",
     "StartTimeoutError",
+    "TaskTimeoutError",
     "TimeoutExpired",
+    "WorkerDiedError",
     "__version__",
     "aio",
     "connect",
@@ -437,6 +449,14 @@ def get_library_dir() -> str:
 
 check(lib.shim_init())
 
+
+# The pool builds on the names above.
+from ._pool import (  # noqa: E402
+    Process,
+    ProcessPoolExecutor,
+    TaskTimeoutError,
+    WorkerDiedError,
+)
 
 # ohncp.aio is imported on first use, so that `import ohncp` does not import
 # asyncio. (Hidden from type checkers, which would otherwise accept any name

@@ -55,12 +55,13 @@ struct slot {
     bool exited;         /* the spawner reaped it */
     bool notify_pending; /* exited before the start call returned */
     int wstatus;
+    uint64_t start_id;   /* set at reservation, before the child can exit */
 };
 
 struct exit_cb {
     void *fn;
     void *user;
-    bool raw; /* OH_Ohncp_OnChildExitStatus, else the SDK callback */
+    int kind; /* enum ncp_exit_cb_kind: which of the three callback types */
 };
 
 #define MAX_EXIT_CBS 128
@@ -94,6 +95,7 @@ static struct {
     int used_ipc;
     struct pending_ipc pending[OHNCP_MAX_IPC_CHILDREN];
     unsigned long name_counter;
+    uint64_t last_start_id; /* start ids are never reused in a process */
 
     pthread_mutex_t cb_lock; /* taken after `lock`, never before */
     struct exit_cb cbs[MAX_EXIT_CBS];
@@ -125,7 +127,8 @@ static int slot_reserve(bool ipc) {
         return -1;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         if (rt.slots[i].state == SLOT_FREE) {
-            rt.slots[i] = (struct slot){.state = SLOT_USED, .ipc = ipc};
+            rt.slots[i] = (struct slot){.state = SLOT_USED, .ipc = ipc,
+                                        .start_id = ++rt.last_start_id};
             rt.used++;
             rt.used_ipc += ipc;
             return i;
@@ -181,7 +184,7 @@ static void slot_caller_done(int i, bool ok, pid_t pid) {
 
 /* ---- exit callbacks -------------------------------------------------------- */
 
-static void run_exit_callbacks(pid_t pid, int wstatus) {
+static void run_exit_callbacks(pid_t pid, int wstatus, uint64_t start_id) {
     struct exit_cb cbs[MAX_EXIT_CBS];
     pthread_mutex_lock(&rt.cb_lock);
     int n = rt.ncbs;
@@ -190,7 +193,9 @@ static void run_exit_callbacks(pid_t pid, int wstatus) {
     int value = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
     ncp_debug("child %d exited: status 0x%x", (int)pid, wstatus);
     for (int i = 0; i < n; i++) {
-        if (cbs[i].raw)
+        if (cbs[i].kind == NCP_EXIT_CB_BY_ID)
+            ((OH_Ohncp_OnChildExitById)cbs[i].fn)(start_id, pid, wstatus, cbs[i].user);
+        else if (cbs[i].kind == NCP_EXIT_CB_STATUS)
             ((OH_Ohncp_OnChildExitStatus)cbs[i].fn)(pid, wstatus, cbs[i].user);
         else
             ((OH_Ability_OnNativeChildProcessExit)cbs[i].fn)(pid, value);
@@ -343,17 +348,20 @@ static void spawner_lost(void) {
     while (rt.spawner_pid > 0 && waitpid(rt.spawner_pid, &st, 0) < 0 && errno == EINTR)
         ;
     rt.spawner_pid = 0;
-    pid_t dead[OHNCP_MAX_CHILDREN_HARD];
+    struct { pid_t pid; uint64_t id; } dead[OHNCP_MAX_CHILDREN_HARD];
     int ndead = 0;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         pid_t pid = rt.slots[i].pid;
-        if (rt.slots[i].state != SLOT_FREE && slot_exited(i, pid, SIGKILL))
-            dead[ndead++] = pid;
+        uint64_t id = rt.slots[i].start_id;
+        if (rt.slots[i].state != SLOT_FREE && slot_exited(i, pid, SIGKILL)) {
+            dead[ndead].pid = pid;
+            dead[ndead++].id = id;
+        }
     }
     pthread_cond_broadcast(&rt.cond);
     pthread_mutex_unlock(&rt.lock);
     for (int i = 0; i < ndead; i++)
-        run_exit_callbacks(dead[i], SIGKILL);
+        run_exit_callbacks(dead[i].pid, SIGKILL, dead[i].id);
 }
 
 /* ---- 4. the runtime thread --------------------------------------------------- */
@@ -366,19 +374,20 @@ static void handle_wake(void) {
         rt.phase = launch_spawner() == 0 ? RT_UP : RT_DOWN;
         pthread_cond_broadcast(&rt.cond);
     }
-    struct { pid_t pid; int wstatus; } due[OHNCP_MAX_CHILDREN_HARD];
+    struct { pid_t pid; int wstatus; uint64_t id; } due[OHNCP_MAX_CHILDREN_HARD];
     int ndue = 0;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         struct slot *s = &rt.slots[i];
         if (s->state != SLOT_FREE && s->notify_pending) {
             due[ndue].pid = s->pid;
+            due[ndue].id = s->start_id;
             due[ndue++].wstatus = s->wstatus;
             slot_free(i);
         }
     }
     pthread_mutex_unlock(&rt.lock);
     for (int i = 0; i < ndue; i++)
-        run_exit_callbacks(due[i].pid, due[i].wstatus);
+        run_exit_callbacks(due[i].pid, due[i].wstatus, due[i].id);
 }
 
 /* Reads exit events until the socket is empty; false if the spawner is gone. */
@@ -395,10 +404,11 @@ static bool handle_events(void) {
         if (n != sizeof ev || ev.type != PROTO_EXIT || ev.slot >= OHNCP_MAX_CHILDREN_HARD)
             continue; /* our own spawner never sends this; ignore it */
         pthread_mutex_lock(&rt.lock);
+        uint64_t id = rt.slots[ev.slot].start_id; /* slot_exited may free it */
         bool notify = slot_exited((int)ev.slot, ev.pid, ev.wstatus);
         pthread_mutex_unlock(&rt.lock);
         if (notify)
-            run_exit_callbacks(ev.pid, ev.wstatus);
+            run_exit_callbacks(ev.pid, ev.wstatus, id);
     }
 }
 
@@ -520,7 +530,8 @@ static int build_payload(const struct ncp_start_req *req, struct request *r) {
     size_t names_len = 0, env_len = 0, nenv = 0;
     for (int i = 0; i < req->nfds; i++)
         names_len += strlen(req->names[i]) + 1;
-    for (char **e = environ; e != NULL && *e != NULL; e++, nenv++)
+    char *const *env = req->envp != NULL ? req->envp : environ;
+    for (char *const *e = env; e != NULL && *e != NULL; e++, nenv++)
         env_len += strlen(*e) + 1;
     size_t pname_len = strlen(pname) + 1;
     size_t total = req->lib_len + 1 + req->sym_len + 1 + req->params_len + 1 + names_len +
@@ -535,7 +546,7 @@ static int build_payload(const struct ncp_start_req *req, struct request *r) {
     p = put(p, req->params, req->params_len);
     for (int i = 0; i < req->nfds; i++)
         p = put(p, req->names[i], strlen(req->names[i]));
-    for (char **e = environ; e != NULL && *e != NULL; e++)
+    for (char *const *e = env; e != NULL && *e != NULL; e++)
         p = put(p, *e, strlen(*e));
     put(p, pname, pname_len - 1);
     r->hdr.lib_len = (uint32_t)req->lib_len + 1;
@@ -708,12 +719,15 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_r
     return NCP_NO_ERROR;
 }
 
-int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
+int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid, uint64_t *ret_id) {
     int slot, report;
     int rc = send_start(req, &slot, &report);
     if (rc != NCP_NO_ERROR)
         return rc;
     int32_t pid = 0;
+    pthread_mutex_lock(&rt.lock);
+    uint64_t id = rt.slots[slot].start_id; /* the slot is ours until caller_done */
+    pthread_mutex_unlock(&rt.lock);
     rc = await_report(report, slot, &pid);
     sys_close(report);
     pthread_mutex_lock(&rt.lock);
@@ -721,6 +735,8 @@ int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
     pthread_mutex_unlock(&rt.lock);
     if (rc == NCP_NO_ERROR)
         *ret_pid = pid;
+    if (rc == NCP_NO_ERROR && ret_id != NULL)
+        *ret_id = id;
     return rc;
 }
 
@@ -850,30 +866,30 @@ int runtime_kill(int32_t pid) {
     return NCP_NO_ERROR;
 }
 
-static int find_cb(void *fn, void *user, bool raw) {
+static int find_cb(void *fn, void *user, int kind) {
     for (int i = 0; i < rt.ncbs; i++)
-        if (rt.cbs[i].fn == fn && rt.cbs[i].user == user && rt.cbs[i].raw == raw)
+        if (rt.cbs[i].fn == fn && rt.cbs[i].user == user && rt.cbs[i].kind == kind)
             return i;
     return -1;
 }
 
-int runtime_add_exit_cb(void *fn, void *user, bool raw) {
+int runtime_add_exit_cb(void *fn, void *user, int kind) {
     int rc = NCP_NO_ERROR;
     pthread_mutex_lock(&rt.cb_lock);
-    if (find_cb(fn, user, raw) < 0) {
+    if (find_cb(fn, user, kind) < 0) {
         if (rt.ncbs == MAX_EXIT_CBS)
             rc = ncp_fail(NCP_ERR_INTERNAL, "more than %d exit callbacks", MAX_EXIT_CBS);
         else
-            rt.cbs[rt.ncbs++] = (struct exit_cb){fn, user, raw};
+            rt.cbs[rt.ncbs++] = (struct exit_cb){fn, user, kind};
     }
     pthread_mutex_unlock(&rt.cb_lock);
     return rc;
 }
 
-int runtime_remove_exit_cb(void *fn, void *user, bool raw) {
+int runtime_remove_exit_cb(void *fn, void *user, int kind) {
     int rc = NCP_NO_ERROR;
     pthread_mutex_lock(&rt.cb_lock);
-    int i = find_cb(fn, user, raw);
+    int i = find_cb(fn, user, kind);
     if (i < 0) {
         rc = ncp_fail(NCP_ERR_CALLBACK_NOT_EXIST, "callback is not registered");
     } else {

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import ohncp
-from ohncp._ohncp import lib
+from ohncp import _events
 
 from helpers import read_until_eof
 
@@ -265,4 +265,4 @@ def test_start_is_fast_enough_to_use(basic: Entry) -> None:
 
 def test_table_is_empty_after_waits(basic: Entry) -> None:
     ohncp.start(basic("ExitCode"), "0").wait(timeout=10)
-    assert lib.shim_tracked() == 0
+    assert _events.loop().tracked() == 0

@@ -85,6 +85,27 @@ OHNCP_API_HIDDEN int ohncp_api_RegisterExitStatusCallback(OH_Ohncp_OnChildExitSt
 /* Whether exits come with their raw wait status (the host extension). */
 OHNCP_API_HIDDEN bool ohncp_api_exact_exit_status(void);
 
+/* OH_Ohncp_RegisterExitByIdCallback where the runtime has it; elsewhere
+ * ohncp_api_RegisterExitStatusCallback with start id 0 in every report.
+ * One (cb, userData) at a time in that case. */
+OHNCP_API_HIDDEN int ohncp_api_RegisterExitByIdCallback(OH_Ohncp_OnChildExitById cb,
+                                                        void *userData);
+/* Whether exits come with the start id the start returned (the extension). */
+OHNCP_API_HIDDEN bool ohncp_api_exit_by_id(void);
+
+/* OH_Ohncp_StartChildProcessWithEnv where the runtime has it; elsewhere
+ * ohncp_api_StartNativeChildProcessWithConfigs, which reads the caller's
+ * environ (envp unused), with *startId 0. */
+OHNCP_API_HIDDEN int ohncp_api_StartChildProcessWithEnv(const char *entry,
+                                                        NativeChildProcess_Args args,
+                                                        Ability_ChildProcessConfigs *configs,
+                                                        char *const *envp, int32_t *pid,
+                                                        uint64_t *startId);
+/* OH_Ohncp_CreateChildProcessWithEnv, or the SDK form (envp unused). */
+OHNCP_API_HIDDEN int ohncp_api_CreateChildProcessWithEnv(
+    const char *libName, Ability_ChildProcessConfigs *configs, char *const *envp,
+    OH_Ability_OnNativeChildProcessStarted cb);
+
 /* OH_Ohncp_GetLastErrorMessage, or "" where the runtime lacks it. */
 OHNCP_API_HIDDEN const char *ohncp_api_GetLastErrorMessage(void);
 

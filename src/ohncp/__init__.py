@@ -44,7 +44,14 @@ from typing import NamedTuple, TypeVar
 from . import _events
 from ._backend import library_dir
 from ._constants import ErrorCode, IPCErrorCode, IsolationMode, RequestMode
-from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode
+from ._convert import (
+    FileDescriptorLike,
+    Isolation,
+    environment,
+    fileno,
+    fs_bytes,
+    isolation_mode,
+)
 from ._errors import (
     AlreadyInChildError,
     BusyError,
@@ -335,6 +342,7 @@ def start(
     pid = ffi.new("int32_t *")
     start_id = ffi.new("uint64_t *")
     errbuf = ffi.new("char[]", _ERRBUF_LEN)
+    envp, _keep = environment()  # taken under the GIL
     events = _events.loop()
     mark = events.begin_start()
     rc = lib.NCP_ERR_INTERNAL
@@ -349,7 +357,7 @@ def start(
             mode,
             int(isolation_uid),
             c_name,
-            ffi.NULL,
+            envp,
             pid,
             start_id,
             errbuf,

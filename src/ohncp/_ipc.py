@@ -22,7 +22,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _events
-from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode, utf8_bytes
+from ._convert import (
+    FileDescriptorLike,
+    Isolation,
+    environment,
+    fileno,
+    fs_bytes,
+    isolation_mode,
+    utf8_bytes,
+)
 from ._errors import (
     IPCError,
     StartTimeoutError,
@@ -664,11 +672,12 @@ def begin_connect(
     mode = isolation_mode(isolation)
     c_name = ffi.NULL if process_name is None else fs_bytes(process_name, "process_name")
     errbuf = ffi.new("char[]", _ERRBUF_LEN)
+    envp, _keep = environment()  # taken under the GIL
     events = _events.loop()
     # Registered before the start, so its result has a waiter whenever it comes.
     waiter = events.new_connect()
     rc = _c.shim_connect_begin(
-        c_lib, mode, int(isolation_uid), c_name, ffi.NULL, waiter.token, errbuf, _ERRBUF_LEN
+        c_lib, mode, int(isolation_uid), c_name, envp, waiter.token, errbuf, _ERRBUF_LEN
     )
     if rc != _c.NCP_NO_ERROR:
         events.drop_connect(waiter)

@@ -19,7 +19,7 @@ import pytest
 import ohncp
 from ohncp import _events
 
-from helpers import native_children
+from helpers import native_children, run_python
 
 Entry = Callable[[str], str]
 IpcLib = Callable[[str], str]
@@ -236,3 +236,56 @@ def exit_log_eventually(log: _ExitLog, pid: int, value: int) -> bool:
                 return True
         time.sleep(0.01)
     return False
+
+
+LOST = """
+import sys, threading, time, ohncp
+from ohncp._ohncp import lib
+
+entry = sys.argv[1]
+reported = []
+sys.unraisablehook = lambda args: reported.append(args.exc_value)
+gate, blocked = threading.Event(), threading.Event()
+
+def stall(pid, sig):
+    blocked.set()
+    gate.wait()
+
+stalling = ohncp.on_child_exit(stall)
+lib.shim_events_set_limit(64)
+first = ohncp.start(entry, "1")
+assert blocked.wait(30)  # the event thread is stuck in stall()
+children = [ohncp.start(entry, "2") for _ in range(300)]
+deadline = time.monotonic() + 30
+while lib.shim_events_lost() == 0 and time.monotonic() < deadline:
+    time.sleep(0.01)
+stalling.remove()
+gate.set()
+ok = lost = 0
+for child in children:
+    try:
+        assert child.wait(timeout=30) == 2
+        ok += 1
+    except ohncp.InternalError as exc:
+        assert exc.code == lib.NCP_ERR_INTERNAL and "lost" in str(exc), exc
+        lost += 1
+print(first.wait(timeout=30), ok, lost, lib.shim_events_lost(),
+      [type(e).__name__ for e in reported])
+"""
+
+
+def test_full_event_queue_fails_the_waits_it_cannot_vouch_for(basic: Entry, tmp_path: Path) -> None:
+    # The ring is limited to 64 entries and the event thread held up, so
+    # exits find no room: the count becomes an error every open wait sees,
+    # never a wait that blocks for ever.
+    code = f"import sys; sys.argv[1:] = [{basic('ExitCode')!r}]\n" + LOST
+    done = run_python(code, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, ok, lost, counted, reported = done.stdout.split(maxsplit=4)
+    assert first == "1"
+    # Those queued before the loss was seen got their status; the others failed.
+    assert int(ok) >= 64
+    assert int(lost) > 0
+    assert int(ok) + int(lost) == 300
+    assert int(counted) > 0
+    assert reported.strip() == "['InternalError']"

@@ -343,14 +343,8 @@ class _Loop:
                 if self.timers:
                     wait_ms = max(0, int((self.timers[0][0] - time.monotonic()) * 1000) + 1)
             poller.poll(wait_ms)
-            while True:
-                n = lib.shim_events_take(events, _BATCH)
-                for i in range(n):
-                    event = events[i]
-                    self._dispatch(event.kind, event.pid, event.status, event.token, event.proxy)
-                if n < _BATCH:
-                    break
-            self._check_lost()
+            self._drain(events)
+            self._check_lost(events)
             self._run_soon()
             self._run_timers()
 
@@ -394,10 +388,22 @@ class _Loop:
         if waiter is not None:
             waiter._settle(status, None)
 
-    def _check_lost(self) -> None:
+    def _drain(self, events: CData) -> None:
+        while True:
+            n = lib.shim_events_take(events, _BATCH)
+            for i in range(n):
+                event = events[i]
+                self._dispatch(event.kind, event.pid, event.status, event.token, event.proxy)
+            if n < _BATCH:
+                return
+
+    def _check_lost(self, events: CData) -> None:
         lost = int(lib.shim_events_lost())
         if lost == self.lost:
             return
+        # What is queued was not lost: dispatched first, so that only the
+        # waiters whose report may be among the lost ones fail.
+        self._drain(events)
         error = _lost_error(lost - self.lost)
         self.lost = lost
         with self.lock:

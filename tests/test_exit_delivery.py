@@ -156,6 +156,7 @@ def test_thread_storm_every_wait_gets_its_own_status(
     for thread in threads:
         thread.join(STORM_SECONDS + 10 * WAIT_BOUND_S)
     assert not any(thread.is_alive() for thread in threads), "a storm thread hangs"
+    print(f"storm of {STORM_SECONDS} s: {dict(storm.counts)}")  # figures, with pytest -s
     assert storm.errors == []
     assert storm.counts["waited"] > STORM_THREADS
     assert storm.counts["connects"] > 0

@@ -97,6 +97,12 @@ def _environb_copy() -> dict[bytes, bytes]:
             continue
 
 
+class _LastEnvironment:
+    """The latest snapshot and its C array; environment() builds anew only on a change."""
+
+    snapshot: tuple[dict[bytes, bytes], CData, list[CData]] | None = None
+
+
 def environment() -> tuple[CData, list[CData]]:
     """The child's environment as a NULL-terminated ``char *[]``, and what keeps it alive.
 
@@ -105,5 +111,13 @@ def environment() -> tuple[CData, list[CData]]:
     Python thread's ``os.environ[...] = ...`` (``setenv``) may rewrite while
     the start runs.
     """
-    strings = [ffi.new("char[]", key + b"=" + value) for key, value in _environb_copy().items()]
-    return ffi.new("char *[]", [*strings, ffi.NULL]), strings
+    env = _environb_copy()
+    last = _LastEnvironment.snapshot
+    if last is not None and last[0] == env:
+        # Unchanged since the last start: the C side only reads the array,
+        # so starts on several threads may share it.
+        return last[1], last[2]
+    strings = [ffi.new("char[]", key + b"=" + value) for key, value in env.items()]
+    envp = ffi.new("char *[]", [*strings, ffi.NULL])
+    _LastEnvironment.snapshot = (env, envp, strings)  # one assignment: atomic under the GIL
+    return envp, strings

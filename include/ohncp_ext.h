@@ -52,6 +52,11 @@ int OH_Ohncp_StartChildProcessWithEnv(const char *entry, NativeChildProcess_Args
                                       Ability_ChildProcessConfigs *configs, char *const *envp,
                                       int32_t *pid, uint64_t *startId);
 
+/* OH_Ability_KillChildProcess for the child of the start that returned
+ * `startId`: NCP_ERR_INVALID_PID once that child has exited, even if its pid
+ * is some newer child's by now. */
+int OH_Ohncp_KillChildProcessById(uint64_t startId);
+
 /* OH_Ability_CreateNativeChildProcessWithConfigs with the child's
  * environment given, as above. */
 int OH_Ohncp_CreateChildProcessWithEnv(const char *libName, Ability_ChildProcessConfigs *configs,

@@ -77,6 +77,7 @@ OHNCP_HIDDEN int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid
 /* Start an IPC-mode child; `cb` runs once on the runtime thread. */
 OHNCP_HIDDEN int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessStarted cb);
 OHNCP_HIDDEN int runtime_kill(int32_t pid);
+OHNCP_HIDDEN int runtime_kill_by_id(uint64_t id);
 /* The three exit callback types runtime_add_exit_cb keeps apart. */
 enum ncp_exit_cb_kind {
     NCP_EXIT_CB_SDK,    /* OH_Ability_OnNativeChildProcessExit */

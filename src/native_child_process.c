@@ -296,6 +296,11 @@ int OH_Ohncp_StartChildProcessWithEnv(const char *entry, NativeChildProcess_Args
     return runtime_start(&req, pid, startId);
 }
 
+int OH_Ohncp_KillChildProcessById(uint64_t startId) {
+    ncp_clear_error();
+    return runtime_kill_by_id(startId);
+}
+
 Ability_NativeChildProcess_ErrCode OH_Ability_KillChildProcess(int32_t pid) {
     ncp_clear_error();
     return runtime_kill(pid);

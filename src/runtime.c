@@ -866,6 +866,30 @@ int runtime_kill(int32_t pid) {
     return NCP_NO_ERROR;
 }
 
+/* runtime_kill for the child of start `id`: a pid may be reused by the time
+ * a caller asks, a start id is not. */
+int runtime_kill_by_id(uint64_t id) {
+    int slot = -1;
+    pid_t pid = 0;
+    pthread_mutex_lock(&rt.lock);
+    for (int i = 0; id > 0 && i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        const struct slot *s = &rt.slots[i];
+        if (s->state != SLOT_FREE && s->start_id == id && s->caller_done && !s->failed &&
+            !s->exited) {
+            slot = i;
+            pid = s->pid;
+            break;
+        }
+    }
+    if (slot >= 0 && rt.phase == RT_UP)
+        send_kill(slot, pid);
+    pthread_mutex_unlock(&rt.lock);
+    if (slot < 0)
+        return ncp_fail(NCP_ERR_INVALID_PID, "start %llu has no live child in this process",
+                        (unsigned long long)id);
+    return NCP_NO_ERROR;
+}
+
 static int find_cb(void *fn, void *user, int kind) {
     for (int i = 0; i < rt.ncbs; i++)
         if (rt.cbs[i].fn == fn && rt.cbs[i].user == user && rt.cbs[i].kind == kind)

@@ -169,8 +169,9 @@ class ChildProcess:
         entry: the ``"library:function"`` the child runs.
     """
 
-    def __init__(self, pid: int, waiter: ExitWaiter, entry: str) -> None:
+    def __init__(self, pid: int, start_id: int, waiter: ExitWaiter, entry: str) -> None:
         self._pid = pid
+        self._start_id = start_id  # 0 where the runtime gives none (a device)
         # Resolved by ohncp's event thread with this child's own exit: the
         # runtime reports it under the start's id, never reused.
         self._waiter = waiter
@@ -259,7 +260,9 @@ class ChildProcess:
         """Kill the child with SIGKILL; does nothing if it has already exited."""
         if self.poll() is not None:
             return
-        rc = lib.ohncp_api_KillChildProcess(self._pid)
+        # By start id: the pid may be a newer child's by now if this one
+        # exited and its exit is still on the way to the event thread.
+        rc = lib.ohncp_api_KillChildProcessById(self._start_id, self._pid)
         if rc == lib.NCP_ERR_INVALID_PID:
             # Exited already; the runtime has reaped it and its exit report
             # is on the way to poll()/wait().
@@ -369,7 +372,7 @@ def start(
         waiter = events.end_start(mark, key)
     check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
     assert waiter is not None
-    return ChildProcess(pid[0], waiter, entry)
+    return ChildProcess(pid[0], int(start_id[0]), waiter, entry)
 
 
 class ChildArgs(NamedTuple):

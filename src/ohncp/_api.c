@@ -38,6 +38,7 @@ enum api_fn {
     FN_EXT_REGISTER_BY_ID,
     FN_EXT_START_ENV,
     FN_EXT_CREATE_ENV,
+    FN_EXT_KILL_BY_ID,
     FN_EXT_PROXY_PID, /* in libipc_capi.so, not libchild_process.so */
     FN_COUNT
 };
@@ -62,6 +63,7 @@ static const struct {
     [FN_EXT_REGISTER_BY_ID] = {"OH_Ohncp_RegisterExitByIdCallback", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_EXT_START_ENV] = {"OH_Ohncp_StartChildProcessWithEnv", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_EXT_CREATE_ENV] = {"OH_Ohncp_CreateChildProcessWithEnv", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_EXT_KILL_BY_ID] = {"OH_Ohncp_KillChildProcessById", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_EXT_PROXY_PID] = {"OH_Ohncp_RemoteProxyGetPid", OHNCP_API_LEVEL_HOST_ONLY},
 };
 
@@ -173,6 +175,7 @@ typedef int (*start_env_fn)(const char *, NativeChildProcess_Args, Ability_Child
                             char *const *, int32_t *, uint64_t *);
 typedef int (*create_env_fn)(const char *, Ability_ChildProcessConfigs *, char *const *,
                              OH_Ability_OnNativeChildProcessStarted);
+typedef int (*kill_by_id_fn)(uint64_t);
 
 static __thread bool configs_missing;
 
@@ -250,6 +253,13 @@ int ohncp_api_KillChildProcess(int32_t pid) {
         return OHNCP_API_MISSING;
     note_killed(pid); /* before: the exit may be reported before f returns */
     return (int)f(pid);
+}
+
+int ohncp_api_KillChildProcessById(uint64_t start_id, int32_t pid) {
+    kill_by_id_fn ext = (kill_by_id_fn)api_peek(FN_EXT_KILL_BY_ID);
+    if (ext != NULL && start_id != 0)
+        return ext(start_id);
+    return ohncp_api_KillChildProcess(pid);
 }
 
 int ohncp_api_IsNativeChildProcessSupported(void) {

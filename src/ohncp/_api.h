@@ -69,6 +69,9 @@ OHNCP_API_HIDDEN int ohncp_api_StartNativeChildProcessWithConfigs(
     int32_t *pid);
 /* [22] */
 OHNCP_API_HIDDEN int ohncp_api_KillChildProcess(int32_t pid);
+/* OH_Ohncp_KillChildProcessById(start_id) where the runtime has it and
+ * start_id is not 0; elsewhere ohncp_api_KillChildProcess(pid). */
+OHNCP_API_HIDDEN int ohncp_api_KillChildProcessById(uint64_t start_id, int32_t pid);
 /* [26] 1 or 0. Where the function is missing (devices before API 26): 1 if
  * the functions this package starts children with (API 20) are present and
  * some exit report is available, else 0. */

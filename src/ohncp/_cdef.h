@@ -45,6 +45,7 @@ int ohncp_api_missing_level(void);
 bool ohncp_api_has(const char *symbol);
 int ohncp_api_library_dir(char *buf, size_t len);
 int ohncp_api_KillChildProcess(int32_t pid);
+int ohncp_api_KillChildProcessById(uint64_t start_id, int32_t pid);
 int ohncp_api_IsNativeChildProcessSupported(void);
 bool ohncp_api_exact_exit_status(void);
 const char *ohncp_api_GetLastErrorMessage(void);

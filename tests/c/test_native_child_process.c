@@ -438,6 +438,22 @@ TEST(start_with_env_reports_exit_by_start_id) {
     CHECK_EQ(OH_Ohncp_StartChildProcessWithEnv(entry_of("Entry_Exit3"), args, configs, NULL, &pid,
                                                NULL),
              NCP_ERR_INVALID_PARAM);
+    /* Kill by start id: the live child only, never a reaped one's. */
+    CHECK_EQ(OH_Ohncp_KillChildProcessById(second), NCP_ERR_INVALID_PID);
+    CHECK_EQ(OH_Ohncp_KillChildProcessById(0), NCP_ERR_INVALID_PID);
+    uint64_t third = 0;
+    CHECK(pipe(p) == 0);
+    node.fd = p[1];
+    args.fdList.head = &node;
+    CHECK_EQ(OH_Ohncp_StartChildProcessWithEnv(entry_of("Entry_Block"), args, configs, NULL, &pid,
+                                               &third),
+             NCP_NO_ERROR);
+    close(p[1]);
+    CHECK_EQ(read(p[0], buf, 1), 1);
+    close(p[0]);
+    CHECK_EQ(OH_Ohncp_KillChildProcessById(third), NCP_NO_ERROR);
+    st = wait_exit(BY_ID_BASE + (int32_t)third, 5000);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     CHECK_EQ(OH_Ohncp_UnregisterExitByIdCallback(exit_by_id, NULL), NCP_NO_ERROR);
     CHECK_EQ(OH_Ohncp_UnregisterExitByIdCallback(exit_by_id, NULL), NCP_ERR_CALLBACK_NOT_EXIST);
     CHECK_EQ(OH_Ability_DestroyChildProcessConfigs(configs), NCP_NO_ERROR);

@@ -1,9 +1,9 @@
 /*
  * test_shim.c - the Python binding's C half (src/ohncp/_shim.c, _api.c),
  * driven from C, so that it is built with -Werror and runs under the
- * sanitizer builds like the runtime: starts, kills, exits through the event
- * ring, connects, the lost-event count, threads starting while the ring is
- * drained.
+ * sanitizer builds like the runtime: starts, exits through the event ring,
+ * kills by start id, connects, the lost-event count, threads starting while
+ * the ring is drained.
  */
 #include <errno.h>
 #include <poll.h>
@@ -101,7 +101,7 @@ TEST(kill_and_envp) {
     close(p[1]);
     CHECK_EQ(read(p[0], buf, 1), 1);
     close(p[0]);
-    CHECK_EQ(ohncp_api_KillChildProcess(pid), NCP_NO_ERROR);
+    CHECK_EQ(ohncp_api_KillChildProcessById(id, pid), NCP_NO_ERROR);
     struct shim_event ev = take_until(fd, SHIM_EV_EXIT, id);
     CHECK_EQ(ev.pid, pid);
     CHECK(WIFSIGNALED(ev.status) && WTERMSIG(ev.status) == SIGKILL);

@@ -162,6 +162,9 @@ class ConnectWaiter:
 
     Either the taker gets the result (:meth:`take` after :attr:`done`), or it
     gives up first (:meth:`abandon`) and the proxy, when it comes, is destroyed.
+
+    Thread-safety: any method from any thread; the state (pending, done,
+    taken, abandoned) only moves forward, under the waiter's lock.
     """
 
     def __init__(self, token: int) -> None:

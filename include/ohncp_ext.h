@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "native_child_process.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,6 +30,38 @@ int OH_Ohncp_RegisterExitStatusCallback(OH_Ohncp_OnChildExitStatus cb, void *use
 
 /* Unregister (cb, userData); 16010009 if the pair is not registered. */
 int OH_Ohncp_UnregisterExitStatusCallback(OH_Ohncp_OnChildExitStatus cb, void *userData);
+
+/* Called once per child exit, like OH_Ohncp_OnChildExitStatus, with the
+ * start id of the child besides: a number the runtime gives each start
+ * (args and IPC mode) before the child can run, counting from 1, never
+ * reused in a process (a pid is reused; this is not). */
+typedef void (*OH_Ohncp_OnChildExitById)(uint64_t startId, int32_t pid, int32_t waitStatus,
+                                         void *userData);
+
+/* Register or unregister (cb, userData), as for the exit-status callback. */
+int OH_Ohncp_RegisterExitByIdCallback(OH_Ohncp_OnChildExitById cb, void *userData);
+int OH_Ohncp_UnregisterExitByIdCallback(OH_Ohncp_OnChildExitById cb, void *userData);
+
+/* OH_Ability_StartNativeChildProcessWithConfigs with the child's environment
+ * given: envp is a NULL-terminated array of "NAME=value" strings (NULL: the
+ * caller's environ), read during the call only. On NCP_NO_ERROR, *startId is
+ * the start id the child's exit is reported with. A caller that lets other
+ * threads change the environment passes a copy of its own, since environ is
+ * read without a lock. */
+int OH_Ohncp_StartChildProcessWithEnv(const char *entry, NativeChildProcess_Args args,
+                                      Ability_ChildProcessConfigs *configs, char *const *envp,
+                                      int32_t *pid, uint64_t *startId);
+
+/* OH_Ability_KillChildProcess for the child of the start that returned
+ * `startId`: NCP_ERR_INVALID_PID once that child has exited, even if its pid
+ * is some newer child's by now. */
+int OH_Ohncp_KillChildProcessById(uint64_t startId);
+
+/* OH_Ability_CreateNativeChildProcessWithConfigs with the child's
+ * environment given, as above. */
+int OH_Ohncp_CreateChildProcessWithEnv(const char *libName, Ability_ChildProcessConfigs *configs,
+                                       char *const *envp,
+                                       OH_Ability_OnNativeChildProcessStarted onProcessStarted);
 
 /* A sentence about why the last failing OH_Ability_* call made by this
  * thread failed (which argument, which dlopen error, ...), or "" if none.

@@ -7,7 +7,9 @@
 #      pytest -q tests (no test collected counts as a failure)
 #   3. mypy --strict src/ohncp, ruff check
 #   4. the C tests: build/ci, then build/ci-asan with -DOHNCP_SANITIZE=ON,
-#      then build/ci-tsan with -DOHNCP_TSAN=ON (ThreadSanitizer)
+#      then build/ci-tsan with -DOHNCP_TSAN=ON (ThreadSanitizer); test_shim
+#      among them: the Python binding's C half, built from src/ohncp/_shim.c
+#      and _api.c with the C tests' flags
 #   5. the C runtime and C tests built with musl-gcc (build/ci-musl) and with
 #      clang -Werror (build/ci-clang), run natively; the compilers come from
 #      scripts/install-cross-deps.sh ci (the other targets: test-targets.sh)

@@ -57,12 +57,13 @@ struct slot {
     bool exited;         /* the spawner reaped it */
     bool notify_pending; /* exited before the start call returned */
     int wstatus;
+    uint64_t start_id;   /* set at reservation, before the child can exit */
 };
 
 struct exit_cb {
     void *fn;
     void *user;
-    bool raw; /* OH_Ohncp_OnChildExitStatus, else the SDK callback */
+    int kind; /* enum ncp_exit_cb_kind: which of the three callback types */
 };
 
 #define MAX_EXIT_CBS 128
@@ -99,6 +100,7 @@ static struct {
     int used_ipc;
     struct pending_ipc pending[OHNCP_MAX_IPC_CHILDREN];
     unsigned long name_counter;
+    uint64_t last_start_id; /* start ids are never reused in a process */
 
     pthread_mutex_t cb_lock; /* taken after `lock`, never before */
     struct exit_cb cbs[MAX_EXIT_CBS];
@@ -132,7 +134,8 @@ static int slot_reserve(bool ipc) {
         if (rt.slots[i].state == SLOT_FREE) {
             if (++rt.gens[i] == 0) /* 0 is no start, to the spawner */
                 rt.gens[i] = 1;
-            rt.slots[i] = (struct slot){.state = SLOT_USED, .gen = rt.gens[i], .ipc = ipc};
+            rt.slots[i] = (struct slot){.state = SLOT_USED, .gen = rt.gens[i], .ipc = ipc,
+                                        .start_id = ++rt.last_start_id};
             rt.used++;
             rt.used_ipc += ipc;
             return i;
@@ -191,7 +194,7 @@ static void slot_caller_done(int i, bool ok, pid_t pid) {
 
 /* ---- exit callbacks -------------------------------------------------------- */
 
-static void run_exit_callbacks(pid_t pid, int wstatus) {
+static void run_exit_callbacks(pid_t pid, int wstatus, uint64_t start_id) {
     struct exit_cb cbs[MAX_EXIT_CBS];
     pthread_mutex_lock(&rt.cb_lock);
     int n = rt.ncbs;
@@ -200,7 +203,9 @@ static void run_exit_callbacks(pid_t pid, int wstatus) {
     int value = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
     ncp_debug("child %d exited: status 0x%x", (int)pid, wstatus);
     for (int i = 0; i < n; i++) {
-        if (cbs[i].raw)
+        if (cbs[i].kind == NCP_EXIT_CB_BY_ID)
+            ((OH_Ohncp_OnChildExitById)cbs[i].fn)(start_id, pid, wstatus, cbs[i].user);
+        else if (cbs[i].kind == NCP_EXIT_CB_STATUS)
             ((OH_Ohncp_OnChildExitStatus)cbs[i].fn)(pid, wstatus, cbs[i].user);
         else
             ((OH_Ability_OnNativeChildProcessExit)cbs[i].fn)(pid, value);
@@ -353,17 +358,20 @@ static void spawner_lost(void) {
     while (rt.spawner_pid > 0 && waitpid(rt.spawner_pid, &st, 0) < 0 && errno == EINTR)
         ;
     rt.spawner_pid = 0;
-    pid_t dead[OHNCP_MAX_CHILDREN_HARD];
+    struct { pid_t pid; uint64_t id; } dead[OHNCP_MAX_CHILDREN_HARD];
     int ndead = 0;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         pid_t pid = rt.slots[i].pid;
-        if (rt.slots[i].state != SLOT_FREE && slot_exited(i, rt.slots[i].gen, pid, SIGKILL))
-            dead[ndead++] = pid;
+        uint64_t id = rt.slots[i].start_id;
+        if (rt.slots[i].state != SLOT_FREE && slot_exited(i, rt.slots[i].gen, pid, SIGKILL)) {
+            dead[ndead].pid = pid;
+            dead[ndead++].id = id;
+        }
     }
     pthread_cond_broadcast(&rt.cond);
     pthread_mutex_unlock(&rt.lock);
     for (int i = 0; i < ndead; i++)
-        run_exit_callbacks(dead[i], SIGKILL);
+        run_exit_callbacks(dead[i].pid, SIGKILL, dead[i].id);
 }
 
 /* ---- 4. the runtime thread --------------------------------------------------- */
@@ -376,19 +384,20 @@ static void handle_wake(void) {
         rt.phase = launch_spawner() == 0 ? RT_UP : RT_DOWN;
         pthread_cond_broadcast(&rt.cond);
     }
-    struct { pid_t pid; int wstatus; } due[OHNCP_MAX_CHILDREN_HARD];
+    struct { pid_t pid; int wstatus; uint64_t id; } due[OHNCP_MAX_CHILDREN_HARD];
     int ndue = 0;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         struct slot *s = &rt.slots[i];
         if (s->state != SLOT_FREE && s->notify_pending) {
             due[ndue].pid = s->pid;
+            due[ndue].id = s->start_id;
             due[ndue++].wstatus = s->wstatus;
             slot_free(i);
         }
     }
     pthread_mutex_unlock(&rt.lock);
     for (int i = 0; i < ndue; i++)
-        run_exit_callbacks(due[i].pid, due[i].wstatus);
+        run_exit_callbacks(due[i].pid, due[i].wstatus, due[i].id);
 }
 
 /* Reads exit events until the socket is empty; false if the spawner is gone. */
@@ -405,10 +414,11 @@ static bool handle_events(void) {
         if (n != sizeof ev || ev.type != PROTO_EXIT || ev.slot >= OHNCP_MAX_CHILDREN_HARD)
             continue; /* our own spawner never sends this; ignore it */
         pthread_mutex_lock(&rt.lock);
+        uint64_t id = rt.slots[ev.slot].start_id; /* slot_exited may free it */
         bool notify = slot_exited((int)ev.slot, ev.gen, ev.pid, ev.wstatus);
         pthread_mutex_unlock(&rt.lock);
         if (notify)
-            run_exit_callbacks(ev.pid, ev.wstatus);
+            run_exit_callbacks(ev.pid, ev.wstatus, id);
     }
 }
 
@@ -537,7 +547,7 @@ struct env_copy {
  * meanwhile; a count taken in an earlier pass could disagree and overrun
  * the buffer. (The C library's own races stay: it may free an array it
  * replaces, as getenv in another thread would also find.) */
-static int copy_env(char **env, size_t room, struct env_copy *out) {
+static int copy_env(char *const *env, size_t room, struct env_copy *out) {
     size_t cap = 4096;
     *out = (struct env_copy){.buf = malloc(cap)};
     if (out->buf == NULL)
@@ -575,8 +585,9 @@ static int build_payload(const struct ncp_start_req *req, struct request *r) {
     struct env_copy env = {0};
     int rc = fixed >= PROTO_PAYLOAD_MAX
                  ? ncp_fail(NCP_ERR_INVALID_PARAM, "request too large (%zu bytes)", fixed)
-                 : copy_env(__atomic_load_n(&environ, __ATOMIC_RELAXED), PROTO_PAYLOAD_MAX - fixed,
-                            &env);
+                 : copy_env(req->envp != NULL ? req->envp
+                                              : __atomic_load_n(&environ, __ATOMIC_RELAXED),
+                            PROTO_PAYLOAD_MAX - fixed, &env);
     char *p = rc == NCP_NO_ERROR ? r->payload = malloc(fixed + env.len) : NULL;
     if (rc == NCP_NO_ERROR && p == NULL)
         rc = ncp_fail(NCP_ERR_INTERNAL, "out of memory");
@@ -826,13 +837,16 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, uint32_t *
     return NCP_NO_ERROR;
 }
 
-int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
+int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid, uint64_t *ret_id) {
     int slot, report;
     uint32_t gen;
     int rc = send_start(req, &slot, &gen, &report);
     if (rc != NCP_NO_ERROR)
         return rc;
     int32_t pid = 0;
+    pthread_mutex_lock(&rt.lock);
+    uint64_t id = rt.slots[slot].start_id; /* the slot is ours until caller_done */
+    pthread_mutex_unlock(&rt.lock);
     rc = await_report(report, slot, gen, &pid);
     sys_close(report);
     pthread_mutex_lock(&rt.lock);
@@ -840,6 +854,8 @@ int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
     pthread_mutex_unlock(&rt.lock);
     if (rc == NCP_NO_ERROR)
         *ret_pid = pid;
+    if (rc == NCP_NO_ERROR && ret_id != NULL)
+        *ret_id = id;
     return rc;
 }
 
@@ -1001,30 +1017,54 @@ int runtime_kill(int32_t pid) {
     return NCP_NO_ERROR;
 }
 
-static int find_cb(void *fn, void *user, bool raw) {
+/* runtime_kill for the child of start `id`: a pid may be reused by the time
+ * a caller asks, a start id is not. */
+int runtime_kill_by_id(uint64_t id) {
+    int slot = -1;
+    pid_t pid = 0;
+    pthread_mutex_lock(&rt.lock);
+    for (int i = 0; id > 0 && i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        const struct slot *s = &rt.slots[i];
+        if (s->state != SLOT_FREE && s->start_id == id && s->caller_done && !s->failed &&
+            !s->exited) {
+            slot = i;
+            pid = s->pid;
+            break;
+        }
+    }
+    if (slot >= 0 && rt.phase == RT_UP)
+        send_kill(slot, rt.slots[slot].gen, pid, 0);
+    pthread_mutex_unlock(&rt.lock);
+    if (slot < 0)
+        return ncp_fail(NCP_ERR_INVALID_PID, "start %llu has no live child in this process",
+                        (unsigned long long)id);
+    return NCP_NO_ERROR;
+}
+
+static int find_cb(void *fn, void *user, int kind) {
     for (int i = 0; i < rt.ncbs; i++)
-        if (rt.cbs[i].fn == fn && rt.cbs[i].user == user && rt.cbs[i].raw == raw)
+        if (rt.cbs[i].fn == fn && rt.cbs[i].user == user && rt.cbs[i].kind == kind)
             return i;
     return -1;
 }
 
-int runtime_add_exit_cb(void *fn, void *user, bool raw) {
+int runtime_add_exit_cb(void *fn, void *user, int kind) {
     int rc = NCP_NO_ERROR;
     pthread_mutex_lock(&rt.cb_lock);
-    if (find_cb(fn, user, raw) < 0) {
+    if (find_cb(fn, user, kind) < 0) {
         if (rt.ncbs == MAX_EXIT_CBS)
             rc = ncp_fail(NCP_ERR_INTERNAL, "more than %d exit callbacks", MAX_EXIT_CBS);
         else
-            rt.cbs[rt.ncbs++] = (struct exit_cb){fn, user, raw};
+            rt.cbs[rt.ncbs++] = (struct exit_cb){fn, user, kind};
     }
     pthread_mutex_unlock(&rt.cb_lock);
     return rc;
 }
 
-int runtime_remove_exit_cb(void *fn, void *user, bool raw) {
+int runtime_remove_exit_cb(void *fn, void *user, int kind) {
     int rc = NCP_NO_ERROR;
     pthread_mutex_lock(&rt.cb_lock);
-    int i = find_cb(fn, user, raw);
+    int i = find_cb(fn, user, kind);
     if (i < 0) {
         rc = ncp_fail(NCP_ERR_CALLBACK_NOT_EXIST, "callback is not registered");
     } else {

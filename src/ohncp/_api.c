@@ -35,6 +35,10 @@ enum api_fn {
     FN_EXT_REGISTER_STATUS,
     FN_EXT_LAST_ERROR,
     FN_GET_CURRENT_ARGS,
+    FN_EXT_REGISTER_BY_ID,
+    FN_EXT_START_ENV,
+    FN_EXT_CREATE_ENV,
+    FN_EXT_KILL_BY_ID,
     FN_EXT_PROXY_PID, /* in libipc_capi.so, not libchild_process.so */
     FN_COUNT
 };
@@ -56,6 +60,10 @@ static const struct {
     [FN_EXT_REGISTER_STATUS] = {"OH_Ohncp_RegisterExitStatusCallback", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_EXT_LAST_ERROR] = {"OH_Ohncp_GetLastErrorMessage", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_GET_CURRENT_ARGS] = {"OH_Ability_GetCurrentChildProcessArgs", 17},
+    [FN_EXT_REGISTER_BY_ID] = {"OH_Ohncp_RegisterExitByIdCallback", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_EXT_START_ENV] = {"OH_Ohncp_StartChildProcessWithEnv", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_EXT_CREATE_ENV] = {"OH_Ohncp_CreateChildProcessWithEnv", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_EXT_KILL_BY_ID] = {"OH_Ohncp_KillChildProcessById", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_EXT_PROXY_PID] = {"OH_Ohncp_RemoteProxyGetPid", OHNCP_API_LEVEL_HOST_ONLY},
 };
 
@@ -162,6 +170,12 @@ typedef int (*register_status_fn)(OH_Ohncp_OnChildExitStatus, void *);
 typedef const char *(*last_error_fn)(void);
 typedef NativeChildProcess_Args *(*current_args_fn)(void);
 typedef int32_t (*proxy_pid_fn)(const OHIPCRemoteProxy *);
+typedef int (*register_by_id_fn)(OH_Ohncp_OnChildExitById, void *);
+typedef int (*start_env_fn)(const char *, NativeChildProcess_Args, Ability_ChildProcessConfigs *,
+                            char *const *, int32_t *, uint64_t *);
+typedef int (*create_env_fn)(const char *, Ability_ChildProcessConfigs *, char *const *,
+                             OH_Ability_OnNativeChildProcessStarted);
+typedef int (*kill_by_id_fn)(uint64_t);
 
 static __thread bool configs_missing;
 
@@ -212,6 +226,25 @@ int ohncp_api_StartNativeChildProcessWithConfigs(const char *entry, NativeChildP
     return f == NULL ? OHNCP_API_MISSING : (int)f(entry, args, configs, pid);
 }
 
+int ohncp_api_StartChildProcessWithEnv(const char *entry, NativeChildProcess_Args args,
+                                       Ability_ChildProcessConfigs *configs, char *const *envp,
+                                       int32_t *pid, uint64_t *startId) {
+    start_env_fn ext = (start_env_fn)api_peek(FN_EXT_START_ENV);
+    if (ext != NULL)
+        return ext(entry, args, configs, envp, pid, startId);
+    *startId = 0;
+    return ohncp_api_StartNativeChildProcessWithConfigs(entry, args, configs, pid);
+}
+
+int ohncp_api_CreateChildProcessWithEnv(const char *libName, Ability_ChildProcessConfigs *configs,
+                                        char *const *envp,
+                                        OH_Ability_OnNativeChildProcessStarted cb) {
+    create_env_fn ext = (create_env_fn)api_peek(FN_EXT_CREATE_ENV);
+    if (ext != NULL)
+        return ext(libName, configs, envp, cb);
+    return ohncp_api_CreateNativeChildProcessWithConfigs(libName, configs, cb);
+}
+
 static void note_killed(int32_t pid); /* section 5 */
 
 int ohncp_api_KillChildProcess(int32_t pid) {
@@ -220,6 +253,13 @@ int ohncp_api_KillChildProcess(int32_t pid) {
         return OHNCP_API_MISSING;
     note_killed(pid); /* before: the exit may be reported before f returns */
     return (int)f(pid);
+}
+
+int ohncp_api_KillChildProcessById(uint64_t start_id, int32_t pid) {
+    kill_by_id_fn ext = (kill_by_id_fn)api_peek(FN_EXT_KILL_BY_ID);
+    if (ext != NULL && start_id != 0)
+        return ext(start_id);
+    return ohncp_api_KillChildProcess(pid);
 }
 
 int ohncp_api_IsNativeChildProcessSupported(void) {
@@ -312,4 +352,40 @@ int ohncp_api_RegisterExitStatusCallback(OH_Ohncp_OnChildExitStatus cb, void *us
 
 bool ohncp_api_exact_exit_status(void) {
     return api_peek(FN_EXT_REGISTER_STATUS) != NULL;
+}
+
+/* Without the by-id extension: exits come as (pid, status) and are passed
+ * on with start id 0. One (cb, userData) at a time, set before the
+ * registration (the lock orders it against the first report). */
+static struct {
+    pthread_mutex_t lock;
+    OH_Ohncp_OnChildExitById cb;
+    void *user;
+} by_pid = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void on_exit_by_pid(int32_t pid, int32_t status, void *unused) {
+    (void)unused;
+    pthread_mutex_lock(&by_pid.lock);
+    OH_Ohncp_OnChildExitById cb = by_pid.cb;
+    void *user = by_pid.user;
+    pthread_mutex_unlock(&by_pid.lock);
+    if (cb != NULL)
+        cb(0, pid, status, user);
+}
+
+int ohncp_api_RegisterExitByIdCallback(OH_Ohncp_OnChildExitById cb, void *userData) {
+    register_by_id_fn ext = (register_by_id_fn)api_peek(FN_EXT_REGISTER_BY_ID);
+    if (ext != NULL)
+        return ext(cb, userData);
+    if (cb == NULL)
+        return NCP_ERR_INVALID_PARAM;
+    pthread_mutex_lock(&by_pid.lock);
+    by_pid.cb = cb;
+    by_pid.user = userData;
+    pthread_mutex_unlock(&by_pid.lock);
+    return ohncp_api_RegisterExitStatusCallback(on_exit_by_pid, NULL);
+}
+
+bool ohncp_api_exit_by_id(void) {
+    return api_peek(FN_EXT_REGISTER_BY_ID) != NULL && api_peek(FN_EXT_START_ENV) != NULL;
 }

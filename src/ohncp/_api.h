@@ -69,6 +69,9 @@ OHNCP_API_HIDDEN int ohncp_api_StartNativeChildProcessWithConfigs(
     int32_t *pid);
 /* [22] */
 OHNCP_API_HIDDEN int ohncp_api_KillChildProcess(int32_t pid);
+/* OH_Ohncp_KillChildProcessById(start_id) where the runtime has it and
+ * start_id is not 0; elsewhere ohncp_api_KillChildProcess(pid). */
+OHNCP_API_HIDDEN int ohncp_api_KillChildProcessById(uint64_t start_id, int32_t pid);
 /* [26] 1 or 0. Where the function is missing (devices before API 26): 1 if
  * the functions this package starts children with (API 20) are present and
  * some exit report is available, else 0. */
@@ -84,6 +87,27 @@ OHNCP_API_HIDDEN int ohncp_api_RegisterExitStatusCallback(OH_Ohncp_OnChildExitSt
                                                           void *userData);
 /* Whether exits come with their raw wait status (the host extension). */
 OHNCP_API_HIDDEN bool ohncp_api_exact_exit_status(void);
+
+/* OH_Ohncp_RegisterExitByIdCallback where the runtime has it; elsewhere
+ * ohncp_api_RegisterExitStatusCallback with start id 0 in every report.
+ * One (cb, userData) at a time in that case. */
+OHNCP_API_HIDDEN int ohncp_api_RegisterExitByIdCallback(OH_Ohncp_OnChildExitById cb,
+                                                        void *userData);
+/* Whether exits come with the start id the start returned (the extension). */
+OHNCP_API_HIDDEN bool ohncp_api_exit_by_id(void);
+
+/* OH_Ohncp_StartChildProcessWithEnv where the runtime has it; elsewhere
+ * ohncp_api_StartNativeChildProcessWithConfigs, which reads the caller's
+ * environ (envp unused), with *startId 0. */
+OHNCP_API_HIDDEN int ohncp_api_StartChildProcessWithEnv(const char *entry,
+                                                        NativeChildProcess_Args args,
+                                                        Ability_ChildProcessConfigs *configs,
+                                                        char *const *envp, int32_t *pid,
+                                                        uint64_t *startId);
+/* OH_Ohncp_CreateChildProcessWithEnv, or the SDK form (envp unused). */
+OHNCP_API_HIDDEN int ohncp_api_CreateChildProcessWithEnv(
+    const char *libName, Ability_ChildProcessConfigs *configs, char *const *envp,
+    OH_Ability_OnNativeChildProcessStarted cb);
 
 /* OH_Ohncp_GetLastErrorMessage, or "" where the runtime lacks it. */
 OHNCP_API_HIDDEN const char *ohncp_api_GetLastErrorMessage(void);

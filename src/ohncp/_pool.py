@@ -248,7 +248,7 @@ def _start_child(
     isolation_uid: bool,
     process_name: str | None,
 ) -> ChildProcess:
-    version = "%d.%d." % sys.version_info[:2]
+    version = "{}.{}.".format(*sys.version_info[:2])
     params = "\n".join([find_libpython(), sys.executable, str(_WORKER_PY), mode, version])
     fds = {"chan": chan} if out is None else {"chan": chan, "out": out}
     return start(

@@ -75,6 +75,16 @@ struct pending_ipc {
     int channel_fd;
     long long deadline_ns;
     OH_Ability_OnNativeChildProcessStarted cb;
+    uint64_t id; /* OH_Ohncp_GetLastStartId's number for it */
+};
+
+/* Why an IPC-mode start failed, kept for OH_Ohncp_GetStartErrorMessage: the
+ * callback has only a code, and a caller (the Python layer) may read the
+ * reason on another thread later. The last START_REASONS failures stay. */
+#define START_REASONS 64
+struct start_reason {
+    uint64_t id; /* 0: empty */
+    char msg[248];
 };
 
 static struct {
@@ -93,6 +103,8 @@ static struct {
     int used;
     int used_ipc;
     struct pending_ipc pending[OHNCP_MAX_IPC_CHILDREN];
+    uint64_t start_ids; /* the last id given to an IPC-mode start */
+    struct start_reason reasons[START_REASONS]; /* by id % START_REASONS */
     unsigned long name_counter;
 
     pthread_mutex_t cb_lock; /* taken after `lock`, never before */
@@ -726,6 +738,24 @@ int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
 
 /* ---- 6. IPC-mode starts ---------------------------------------------------- */
 
+static __thread uint64_t last_start_id;
+
+uint64_t OH_Ohncp_GetLastStartId(void) { return last_start_id; }
+
+int OH_Ohncp_GetStartErrorMessage(uint64_t id, char *buf, size_t size) {
+    if (buf == NULL || size == 0)
+        return NCP_ERR_INVALID_PARAM;
+    int rc = NCP_ERR_INVALID_PARAM;
+    pthread_mutex_lock(&rt.lock);
+    const struct start_reason *r = &rt.reasons[id % START_REASONS];
+    if (id != 0 && r->id == id) {
+        snprintf(buf, size, "%s", r->msg);
+        rc = NCP_NO_ERROR;
+    }
+    pthread_mutex_unlock(&rt.lock);
+    return rc;
+}
+
 int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessStarted cb) {
     int sv[2], slot, report;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -739,21 +769,26 @@ int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessSta
         return rc;
     }
     pthread_mutex_lock(&rt.lock);
+    uint64_t id = ++rt.start_ids;
     for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) {
         if (!rt.pending[i].used) { /* a place exists: slots are limited to 50 too */
             rt.pending[i] = (struct pending_ipc){true, false, slot, 0, report, sv[0],
-                                                 sys_now_ns() + start_timeout_ms() * 1000000LL, cb};
+                                                 sys_now_ns() + start_timeout_ms() * 1000000LL, cb,
+                                                 id};
             break;
         }
     }
     wake_runtime();
     pthread_mutex_unlock(&rt.lock);
+    last_start_id = id;
     return NCP_NO_ERROR;
 }
 
-/* The start's one callback (runtime thread, no lock held). A failed child
- * is killed: it must not run on without its parent knowing it. */
-static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy) {
+/* The start's one callback (runtime thread, no lock held), with `why` (a
+ * failure's reason) in this thread's OH_Ohncp_GetLastErrorMessage while it
+ * runs, and kept by id. A failed child is killed: it must not run on
+ * without its parent knowing it. */
+static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy, const char *why) {
     struct pending_ipc done = *p;
     sys_close(done.report_fd);
     sys_close(done.channel_fd);
@@ -764,30 +799,46 @@ static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy)
      * reported) the spawner checks both. */
     if (code != NCP_NO_ERROR && rt.phase == RT_UP && !rt.slots[done.slot].exited)
         send_kill(done.slot, done.pid);
+    if (code != NCP_NO_ERROR) {
+        struct start_reason *r = &rt.reasons[done.id % START_REASONS];
+        r->id = done.id;
+        snprintf(r->msg, sizeof r->msg, "%s", why);
+    }
     *p = (struct pending_ipc){0};
     slot_caller_done(done.slot, code == NCP_NO_ERROR, done.pid);
     pthread_mutex_unlock(&rt.lock);
     ncp_debug("IPC start of slot %d: %d", done.slot, code);
+    ncp_clear_error();
+    if (code != NCP_NO_ERROR)
+        (void)ncp_fail(code, "%s", why);
     done.cb(code, proxy);
 }
 
 /* Its report pipe is readable, or its time is up (spec §4). */
 static void follow_ipc(struct pending_ipc *p, bool readable) {
     if (!readable) {
-        finish_ipc(p, NCP_ERR_TIMEOUT, NULL);
+        finish_ipc(p, NCP_ERR_TIMEOUT, NULL,
+                   p->loaded ? "the child did not connect in time"
+                             : "the child did not load its library in time");
         return;
     }
     struct proto_report rep;
     ssize_t n = sys_read(p->report_fd, &rep, sizeof rep);
     if (n != (ssize_t)sizeof rep) { /* died: before or after loading */
-        finish_ipc(p, p->loaded ? NCP_ERR_CONNECTION_FAILED : NCP_ERR_LIB_LOADING_FAILED, NULL);
+        if (p->loaded)
+            finish_ipc(p, NCP_ERR_CONNECTION_FAILED, NULL,
+                       "the child exited or was killed in NativeChildProcess_OnConnect "
+                       "or before NativeChildProcess_MainProc ran");
+        else
+            finish_ipc(p, NCP_ERR_LIB_LOADING_FAILED, NULL,
+                       "the child died while loading the library");
     } else if (rep.code != NCP_NO_ERROR) {
         rep.msg[sizeof rep.msg - 1] = '\0';
         if (rep.pid > 0)
             p->pid = rep.pid; /* the child's own report: kill it by pid */
         log_refusal(rep.code, rep.msg);
         ncp_debug("IPC start of slot %d failed: %s", p->slot, rep.msg);
-        finish_ipc(p, rep.code, NULL);
+        finish_ipc(p, rep.code, NULL, rep.msg);
     } else if (!p->loaded) {
         p->loaded = true;
         p->pid = rep.pid;
@@ -796,7 +847,8 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
         OHIPCRemoteProxy *proxy = NULL;
         int rc = OH_Ohncp_IPCAcceptChannel(p->channel_fd, left > 0 ? (int)left : 0, &proxy);
         p->channel_fd = -1; /* taken over */
-        finish_ipc(p, rc == 0 ? NCP_NO_ERROR : NCP_ERR_CONNECTION_FAILED, proxy);
+        finish_ipc(p, rc == 0 ? NCP_NO_ERROR : NCP_ERR_CONNECTION_FAILED, proxy,
+                   "the child's IPC channel failed before its first message");
     }
 }
 

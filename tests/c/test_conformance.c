@@ -72,3 +72,20 @@ TEST_TIMEOUT(start_callback_follows_main_proc, 120) {
         OH_IPCRemoteProxy_Destroy(p);
     }
 }
+
+static void *alloc(int32_t len) { return malloc((size_t)len); }
+
+/* Outside a request any identity string is taken and changes nothing, and
+ * the reset that follows succeeds, as device code expects. */
+TEST(calling_identity_outside_a_request) {
+    CHECK_EQ(OH_IPCSkeleton_SetCallingIdentity("an identity of another system"), OH_IPC_SUCCESS);
+    CHECK_EQ(OH_IPCSkeleton_GetCallingPid(), (uint64_t)getpid());
+    char *id = NULL;
+    int32_t len = 0;
+    CHECK_EQ(OH_IPCSkeleton_ResetCallingIdentity(&id, &len, alloc), OH_IPC_SUCCESS);
+    CHECK(id != NULL);
+    CHECK_EQ(len, (int32_t)strlen(id) + 1);
+    CHECK_EQ(OH_IPCSkeleton_SetCallingIdentity(id), OH_IPC_SUCCESS);
+    free(id);
+    CHECK_EQ(OH_IPCSkeleton_SetCallingIdentity(NULL), OH_IPC_CHECK_PARAM_ERROR);
+}

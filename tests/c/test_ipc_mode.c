@@ -812,8 +812,14 @@ static int identity_stub(uint32_t code, const OHIPCParcel *data, OHIPCParcel *re
     int32_t len = 0;
     ok = ok && OH_IPCSkeleton_ResetCallingIdentity(&id, &len, alloc) == 0;
     ok = ok && OH_IPCSkeleton_GetCallingPid() == (uint64_t)getpid(); /* acting as ourselves */
+    /* inside a request a string that is no identity is refused (device) */
+    ok = ok && OH_IPCSkeleton_SetCallingIdentity("not an identity") == OH_IPC_INNER_ERROR;
+    ok = ok && OH_IPCSkeleton_SetCallingIdentity("") == OH_IPC_INNER_ERROR;
+    ok = ok && OH_IPCSkeleton_SetCallingIdentity("1:2:3junk") == OH_IPC_INNER_ERROR;
+    ok = ok && OH_IPCSkeleton_GetCallingPid() == (uint64_t)getpid(); /* unchanged */
     ok = ok && OH_IPCSkeleton_SetCallingIdentity(id) == 0;
     ok = ok && OH_IPCSkeleton_GetCallingPid() == (uint64_t)child; /* and back */
+    ok = ok && OH_IPCSkeleton_IsHandlingTransaction() == 1;
     free(id);
     identity_ok = ok;
     return OH_IPCParcel_WriteInt32(reply, 1);

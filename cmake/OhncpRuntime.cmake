@@ -29,6 +29,12 @@ ohncp_runtime_library(child_process
   src/native_child_process.c src/runtime.c src/sys.c)
 target_link_libraries(child_process PRIVATE ipc_capi Threads::Threads ${CMAKE_DL_LIBS})
 
+# HiLog for the host (include/hilog/log.h), under the device's file name
+# libhilog_ndk.z.so: child libraries link it with -lhilog_ndk.z as there.
+ohncp_runtime_library(hilog_ndk src/hilog.c)
+target_link_libraries(hilog_ndk PRIVATE Threads::Threads)
+set_target_properties(hilog_ndk PROPERTIES OUTPUT_NAME hilog_ndk.z)
+
 # The spawner: started once per parent process, forks every child. It links
 # both runtime libraries so a child's dlopen finds them already loaded, and
 # exports one symbol through which libchild_process.so learns it is in a child.
@@ -48,6 +54,6 @@ set_target_properties(ohncp-spawner PROPERTIES
 # Installed, libchild_process.so finds libipc_capi.so beside it even where
 # that directory is not on the default search path (a staging prefix).
 set_target_properties(child_process PROPERTIES INSTALL_RPATH "\$ORIGIN")
-install(TARGETS child_process ipc_capi LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS child_process ipc_capi hilog_ndk LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS ohncp-spawner RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/ohncp)
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

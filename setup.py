@@ -46,6 +46,8 @@ RUNTIME_FILES = (
     "libchild_process.so",
     "libipc_capi.so",
     "libhilog_ndk.z.so",
+    "libability_runtime.so",
+    "libbackground_process_manager.z.so",
     "ohncp-spawner",
 )
 BACKENDS = ("host", "system")

@@ -35,6 +35,15 @@ ohncp_runtime_library(hilog_ndk src/hilog.c)
 target_link_libraries(hilog_ndk PRIVATE Threads::Threads)
 set_target_properties(hilog_ndk PROPERTIES OUTPUT_NAME hilog_ndk.z)
 
+# The accessors of OH_Ability_AcquireChildProcessInfos's result, in the
+# library the SDK names for them; and the API 17 priority calls, which ask
+# libchild_process.so which pids are children.
+ohncp_runtime_library(ability_runtime src/ability_runtime.c)
+ohncp_runtime_library(background_process_manager src/background_process_manager.c)
+target_link_libraries(background_process_manager PRIVATE child_process ability_runtime)
+set_target_properties(background_process_manager PROPERTIES
+  OUTPUT_NAME background_process_manager.z INSTALL_RPATH "\$ORIGIN")
+
 # The spawner: started once per parent process, forks every child. It links
 # both runtime libraries so a child's dlopen finds them already loaded, and
 # exports one symbol through which libchild_process.so learns it is in a child.
@@ -54,6 +63,6 @@ set_target_properties(ohncp-spawner PROPERTIES
 # Installed, libchild_process.so finds libipc_capi.so beside it even where
 # that directory is not on the default search path (a staging prefix).
 set_target_properties(child_process PROPERTIES INSTALL_RPATH "\$ORIGIN")
-install(TARGETS child_process ipc_capi hilog_ndk LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS child_process ipc_capi hilog_ndk ability_runtime background_process_manager LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS ohncp-spawner RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/ohncp)
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

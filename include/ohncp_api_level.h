@@ -30,6 +30,16 @@
 /* OHNCP_SINCE(22), OHNCP_SINCE(26_1): after a declarator or an enumerator. */
 #define OHNCP_SINCE(level) OHNCP_SINCE_##level
 
+/* The same for a type name (a typedef, callback or enum type). GCC's C
+ * front end also refuses an unavailable type in a declaration that is
+ * unavailable itself (the functions that take it), so there types are not
+ * marked: the functions that use them still are. */
+#if defined(__clang__) || defined(__cplusplus)
+#define OHNCP_SINCE_T(level) OHNCP_SINCE_##level
+#else
+#define OHNCP_SINCE_T(level)
+#endif
+
 /* One per level that introduced something in these headers. */
 #if defined(OHNCP_API_LEVEL_X100_) && OHNCP_API_LEVEL_X100_ < 800
 #define OHNCP_SINCE_8 OHNCP_UNAVAILABLE_("8")

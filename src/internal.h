@@ -74,6 +74,9 @@ OHNCP_HIDDEN int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid
 /* Start an IPC-mode child; `cb` runs once on the runtime thread. */
 OHNCP_HIDDEN int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessStarted cb);
 OHNCP_HIDDEN int runtime_kill(int32_t pid);
+/* The live children, as OH_Ability_AcquireChildProcessInfos gives them. */
+OHNCP_HIDDEN int runtime_child_infos(OH_AbilityRuntime_ChildProcessInfosHandle *infos,
+                                     uint32_t *count);
 OHNCP_HIDDEN int runtime_add_exit_cb(void *fn, void *user, bool raw);
 OHNCP_HIDDEN int runtime_remove_exit_cb(void *fn, void *user, bool raw);
 

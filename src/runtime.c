@@ -19,6 +19,7 @@
  * per child.
  */
 #include "internal.h"
+#include "child_process_info.h"
 #include "ipc_bridge.h"
 #include "proto.h"
 
@@ -55,6 +56,7 @@ struct slot {
     bool exited;         /* the spawner reaped it */
     bool notify_pending; /* exited before the start call returned */
     int wstatus;
+    char name[PROTO_NAME_MAX]; /* "{bundle}:{name}", for OH_Ability_AcquireChildProcessInfos */
 };
 
 struct exit_cb {
@@ -150,6 +152,17 @@ static void slot_free(int i) {
     rt.used_ipc -= rt.slots[i].ipc;
     rt.slots[i] = (struct slot){0};
     rt.used--;
+}
+
+/* A live child: its start call succeeded and the spawner has not reaped it. */
+static bool slot_live(const struct slot *s) {
+    return s->state != SLOT_FREE && s->pid > 0 && s->caller_done && !s->failed && !s->exited;
+}
+
+static void slot_set_name(int i, const char *name) {
+    pthread_mutex_lock(&rt.lock);
+    snprintf(rt.slots[i].name, sizeof rt.slots[i].name, "%s", name);
+    pthread_mutex_unlock(&rt.lock);
 }
 
 static void wake_runtime(void) {
@@ -695,6 +708,8 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_r
     if (cpu >= 0 && cpu < 0xffff)
         r.hdr.flags |= (uint32_t)(cpu + 1) << PROTO_CPU_SHIFT;
     rc = build_payload(req, &r);
+    if (rc == NCP_NO_ERROR) /* the name ends the payload */
+        slot_set_name(slot, r.payload + r.hdr.payload_len - r.hdr.pname_len);
     if (rc == NCP_NO_ERROR && r.hdr.payload_len > PROTO_INLINE_MAX)
         rc = payload_to_memfd(&r);
     if (rc == NCP_NO_ERROR && pipe2(pipefd, O_CLOEXEC) < 0)
@@ -889,7 +904,7 @@ int runtime_kill(int32_t pid) {
     pthread_mutex_lock(&rt.lock);
     for (int i = 0; pid > 0 && i < OHNCP_MAX_CHILDREN_HARD; i++) {
         const struct slot *s = &rt.slots[i];
-        if (s->state != SLOT_FREE && s->pid == pid && s->caller_done && !s->failed && !s->exited) {
+        if (slot_live(s) && s->pid == pid) {
             slot = i;
             break;
         }
@@ -899,6 +914,41 @@ int runtime_kill(int32_t pid) {
     pthread_mutex_unlock(&rt.lock);
     if (slot < 0)
         return ncp_fail(NCP_ERR_INVALID_PID, "pid %d is not a live child of this process", (int)pid);
+    return NCP_NO_ERROR;
+}
+
+int runtime_child_infos(OH_AbilityRuntime_ChildProcessInfosHandle *ret, uint32_t *count) {
+    pthread_mutex_lock(&rt.lock);
+    uint32_t n = 0;
+    size_t names = 0;
+    for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        if (slot_live(&rt.slots[i])) {
+            n++;
+            names += strlen(rt.slots[i].name) + 1;
+        }
+    }
+    struct OH_AbilityRuntime_ChildProcessInfos *set = NULL;
+    if (n > 0)
+        set = malloc(sizeof *set + n * sizeof set->items[0] + names);
+    if (n > 0 && set == NULL) {
+        pthread_mutex_unlock(&rt.lock);
+        return ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+    }
+    char *text = set != NULL ? (char *)&set->items[n] : NULL;
+    for (int i = 0, k = 0; set != NULL && i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        const struct slot *s = &rt.slots[i];
+        if (!slot_live(s))
+            continue;
+        size_t len = strlen(s->name) + 1;
+        memcpy(text, s->name, len);
+        set->items[k++] = (struct OH_AbilityRuntime_ChildProcessInfo){s->pid, getpid(), text};
+        text += len;
+    }
+    if (set != NULL)
+        set->count = n;
+    pthread_mutex_unlock(&rt.lock);
+    *ret = set;
+    *count = n;
     return NCP_NO_ERROR;
 }
 

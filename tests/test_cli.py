@@ -49,6 +49,8 @@ def test_libs(tmp_path: Path) -> None:
         "-lchild_process",
         "-lipc_capi",
         "-lhilog_ndk.z",
+        "-lability_runtime",
+        "-lbackground_process_manager.z",
     ]
 
 

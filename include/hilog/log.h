@@ -56,7 +56,7 @@ typedef enum {
     UNSET_LOGLEVEL = 0,   /* forget the level set */
     PREFER_CLOSE_LOG = 1, /* the higher of the two (OH_LOG_SetMinLogLevel) */
     PREFER_OPEN_LOG = 2,  /* the lower of the two */
-} PreferStrategy OHNCP_SINCE(21);
+} PreferStrategy OHNCP_SINCE_T(21);
 
 /* The printf-like check of clang knows the privacy flags ("os_log"); GCC
  * has no such check, and printf's would refuse the flags. */

@@ -45,6 +45,7 @@ from types import TracebackType
 from typing import NamedTuple, TypeVar
 
 from ._backend import library_dir
+from ._children import ChildInfo, Priority, children, reset_priority, set_priority
 from ._constants import ErrorCode, IPCErrorCode, IsolationMode, RequestMode
 from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode
 from ._errors import (
@@ -86,6 +87,7 @@ __all__ = [
     "CallbackNotExistError",
     "CheckParamError",
     "ChildArgs",
+    "ChildInfo",
     "ChildProcess",
     "CodeOutOfRangeError",
     "ConnectionFailedError",
@@ -109,6 +111,7 @@ __all__ = [
     "Parcel",
     "ParcelReadError",
     "ParcelWriteError",
+    "Priority",
     "RemoteError",
     "RemoteProxy",
     "RemoteStub",
@@ -118,6 +121,7 @@ __all__ = [
     "TimeoutExpired",
     "__version__",
     "aio",
+    "children",
     "connect",
     "connect_async",
     "current_args",
@@ -126,6 +130,8 @@ __all__ = [
     "is_supported",
     "kill_child_process",
     "on_child_exit",
+    "reset_priority",
+    "set_priority",
     "start",
 ]
 
@@ -258,6 +264,14 @@ class ChildProcess:
             # is on the way to poll()/wait().
             return
         check(rc)
+
+    def set_priority(self, priority: Priority) -> None:
+        """Hold the child back: ``"background"`` or ``"inactive"`` (see :func:`set_priority`)."""
+        set_priority(self._pid, priority)
+
+    def reset_priority(self) -> None:
+        """Let the child run as this process does again (see :func:`reset_priority`)."""
+        reset_priority(self._pid)
 
     def __enter__(self: _Self) -> _Self:
         return self

@@ -26,6 +26,7 @@ from . import _events
 from ._convert import FileDescriptorLike, Isolation, fileno, fs_bytes, isolation_mode, utf8_bytes
 from ._errors import (
     IPCError,
+    NativeChildProcessError,
     StartTimeoutError,
     check,
     check_ipc,
@@ -671,7 +672,35 @@ def begin_connect(
         _ERRBUF_LEN,
     )
     check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
+    _remember_start(int(handle[0]))
     return name, int(handle[0])
+
+
+# The runtime's id of each recent connect's start (OH_Ohncp_GetLastStartId,
+# read on the thread that started it), by shim handle, newest last: a
+# failure's reason is asked for by it. Only the last _START_IDS_KEPT stay.
+_START_IDS_KEPT = 256
+_start_ids: dict[int, int] = {}
+_start_ids_lock = threading.Lock()
+
+
+def _remember_start(handle: int) -> None:
+    start_id = int(_c.ohncp_api_GetLastStartId())
+    with _start_ids_lock:
+        _start_ids[handle] = start_id
+        while len(_start_ids) > _START_IDS_KEPT:
+            del _start_ids[next(iter(_start_ids))]
+
+
+def start_error(handle: int, name: str, code: int) -> NativeChildProcessError:
+    """The exception for connect ``handle``'s failed start, with the runtime's reason."""
+    with _start_ids_lock:
+        start_id = _start_ids.pop(handle, 0)
+    detail = f"IPC-mode start of {name!r}"
+    buf = ffi.new("char[]", 256)
+    if start_id and _c.ohncp_api_GetStartErrorMessage(start_id, buf, len(buf)) == 0:
+        detail += ": " + ffi.string(buf).decode("utf-8", "replace")
+    return error_for_code(code, detail)
 
 
 def connect(
@@ -724,7 +753,7 @@ def connect(
         _c.shim_connect_abandon(handle)
         raise
     if code != _c.NCP_NO_ERROR:
-        raise error_for_code(code, f"IPC-mode start of {name!r}")
+        raise start_error(handle, name, code)
     return RemoteProxy(proxy)
 
 
@@ -915,7 +944,7 @@ class _PendingConnect:
             _c.OH_IPCRemoteProxy_Destroy(proxy[0])
             return
         if code[0] != _c.NCP_NO_ERROR:
-            self._complete(None, error_for_code(code[0], f"IPC-mode start of {self.name!r}"))
+            self._complete(None, start_error(self.handle, self.name, code[0]))
             return
         result = RemoteProxy(proxy[0])
         if not self._complete(result, None):

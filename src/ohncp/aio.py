@@ -46,8 +46,7 @@ from . import ChildProcess as _SyncChild
 from . import _events
 from . import start as _sync_start
 from ._convert import FileDescriptorLike, Isolation
-from ._errors import error_for_code
-from ._ipc import Parcel, begin_connect, connect_timeout
+from ._ipc import Parcel, begin_connect, connect_timeout, start_error
 from ._ipc import RemoteProxy as _SyncProxy
 from ._ohncp import ffi
 from ._ohncp import lib as _c
@@ -58,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["ChildProcess", "RemoteProxy", "connect", "start"]
 
 _T = TypeVar("_T")
+
 
 class _Pool:
     """The thread pool of this module, made on first use; a forked child makes its own."""
@@ -340,5 +340,5 @@ async def connect(
             else:
                 _c.shim_connect_abandon(handle)
     if code != _c.NCP_NO_ERROR:
-        raise error_for_code(code, f"IPC-mode start of {name!r}")
+        raise start_error(handle, name, code)
     return RemoteProxy(_SyncProxy(proxy))

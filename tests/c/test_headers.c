@@ -16,7 +16,15 @@
 #include <stdint.h>
 
 #include <AbilityKit/native_child_process.h>
+#pragma pack(1) /* an includer's own packing: see after_ipc_kit below */
 #include <IPCKit/ipc_kit.h>
+/* As with the SDK's pack(4)/pack() pair, what follows the include has the
+ * default packing again, whatever the includer had set before. */
+struct after_ipc_kit {
+    char c;
+    int32_t i;
+};
+#pragma pack()
 #include <background_process_manager/background_process_manager.h>
 #include <hilog/log.h>
 
@@ -109,6 +117,7 @@ SA(_Generic((OH_Ability_OnNativeChildProcessExit)0, void (*)(int32_t, int32_t): 
 
 /* ---- 2. ipc_error_code.h and ipc_cremote_object.h: values, layouts -------- */
 
+SA(offsetof(struct after_ipc_kit, i) == _Alignof(int32_t));
 SA(OH_IPC_SUCCESS == 0);
 SA(OH_IPC_ERROR_CODE_BASE == 1901000);
 SA(OH_IPC_CHECK_PARAM_ERROR == 1901000);

@@ -322,8 +322,12 @@ class Parcel(_Closing):
     def write_bytes(self: _P, data: bytes | bytearray | memoryview) -> _P:
         """Write raw bytes (``OH_IPCParcel_WriteBuffer``), padded to 4.
 
-        The length is not written: the reader must know it.
+        The length is not written: the reader must know it. Empty ``data``
+        writes nothing (the C call refuses a length of 0, as on a device).
         """
+        if len(data) == 0:
+            self._wptr()  # a closed or read-only parcel still raises
+            return self
         buffer = ffi.from_buffer("uint8_t[]", data)
         check_ipc(_c.OH_IPCParcel_WriteBuffer(self._wptr(), buffer, len(buffer)))
         return self
@@ -334,6 +338,9 @@ class Parcel(_Closing):
         Raises:
             ParcelReadError: fewer than ``size`` bytes left, or ``size`` negative.
         """
+        if size == 0:
+            self._ptr()  # a closed parcel still raises
+            return b""
         data = _c.OH_IPCParcel_ReadBuffer(self._ptr(), size)
         if data == ffi.NULL:
             raise ipc_error_for_code(_c.OH_IPC_PARCEL_READ_ERROR, f"no {size} bytes to read")

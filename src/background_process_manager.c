@@ -20,11 +20,23 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* API 26.1: weak, so that this API 17 library also loads with a runtime
+ * of an older level (then no pid counts as a child). */
+#pragma weak OH_Ability_AcquireChildProcessInfos
+#pragma weak OH_AbilityRuntime_GetChildProcessInfoByIndex
+#pragma weak OH_AbilityRuntime_ChildProcessInfo_GetPid
+#pragma weak OH_AbilityRuntime_ReleaseChildProcessInfos
+
 /* Whether `pid` is a live child of this process, started by the runtime. */
 static bool is_our_child(int pid) {
     OH_AbilityRuntime_ChildProcessInfosHandle infos = NULL;
     uint32_t n = 0;
     bool found = false;
+    if (OH_Ability_AcquireChildProcessInfos == NULL ||
+        OH_AbilityRuntime_ReleaseChildProcessInfos == NULL ||
+        OH_AbilityRuntime_GetChildProcessInfoByIndex == NULL ||
+        OH_AbilityRuntime_ChildProcessInfo_GetPid == NULL)
+        return false; /* an older runtime: it cannot say */
     if (pid <= 0 || OH_Ability_AcquireChildProcessInfos(&infos, &n) != NCP_NO_ERROR)
         return false;
     for (uint32_t i = 0; i < n && !found; i++) {

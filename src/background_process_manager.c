@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* API 26.1: weak, so that this API 17 library also loads with a runtime
@@ -49,17 +50,24 @@ static bool is_our_child(int pid) {
     return found;
 }
 
+/* The system call itself: musl's sched_setscheduler() is a stub (ENOSYS),
+ * as the call acts on one thread, not on a process as POSIX has it. */
+static int set_policy(pid_t tid, int policy) {
+    struct sched_param param = {.sched_priority = 0};
+    return syscall(SYS_sched_setscheduler, tid, policy, &param) < 0 ? -errno : 0;
+}
+
 /* Give thread `tid` `policy` and nice value `nice`; 0 or -errno. */
 static int set_thread(pid_t tid, int policy, int nice) {
-    struct sched_param param = {.sched_priority = 0};
+    int rc;
     /* From SCHED_IDLE back to SCHED_OTHER the nice value must be allowed
      * first; towards SCHED_IDLE the order does not matter. */
-    if (policy == SCHED_OTHER && sched_setscheduler(tid, SCHED_OTHER, &param) < 0)
-        return -errno;
+    if (policy == SCHED_OTHER && (rc = set_policy(tid, SCHED_OTHER)) < 0)
+        return rc;
     if (setpriority(PRIO_PROCESS, (id_t)tid, nice) < 0)
         return -errno;
-    if (policy != SCHED_OTHER && sched_setscheduler(tid, policy, &param) < 0)
-        return -errno;
+    if (policy != SCHED_OTHER && (rc = set_policy(tid, policy)) < 0)
+        return rc;
     return 0;
 }
 

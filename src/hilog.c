@@ -44,7 +44,7 @@ static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
 static _Atomic int min_level = 0;      /* OH_LOG_SetMinLogLevel; 0: unset */
 static _Atomic int pref_level = 0;     /* OH_LOG_SetLogLevel's level */
 static _Atomic int pref_strategy = UNSET_LOGLEVEL;
-static _Atomic(LogCallback) callback = NULL;
+static _Atomic(LogCallback) callback; /* NULL: none */
 
 static int level_of_letter(const char *s) {
     static const char letters[] = "DIWEF";
@@ -70,8 +70,8 @@ static int lowest_level(void) {
     int sys = cfg.env_level, own = min_level;
     if (own > sys)
         sys = own; /* SetMinLogLevel only raises it */
-    int pref = pref_level;
-    switch (pref_strategy) {
+    int pref = pref_level, strategy = pref_strategy;
+    switch (strategy) {
     case PREFER_CLOSE_LOG:
         return pref > sys ? pref : sys;
     case PREFER_OPEN_LOG:

@@ -37,10 +37,11 @@ set_target_properties(hilog_ndk PROPERTIES OUTPUT_NAME hilog_ndk.z)
 
 # The accessors of OH_Ability_AcquireChildProcessInfos's result, in the
 # library the SDK names for them; and the API 17 priority calls, which ask
-# libchild_process.so which pids are children.
+# libchild_process.so (found at run time) which pids are children.
 ohncp_runtime_library(ability_runtime src/ability_runtime.c)
 ohncp_runtime_library(background_process_manager src/background_process_manager.c)
-target_link_libraries(background_process_manager PRIVATE child_process ability_runtime)
+target_link_libraries(background_process_manager PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+add_dependencies(background_process_manager child_process ability_runtime)
 set_target_properties(background_process_manager PROPERTIES
   OUTPUT_NAME background_process_manager.z INSTALL_RPATH "\$ORIGIN")
 

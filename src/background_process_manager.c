@@ -12,41 +12,75 @@
 #include <AbilityKit/native_child_process.h>
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* API 26.1: weak, so that this API 17 library also loads with a runtime
- * of an older level (then no pid counts as a child). */
-#pragma weak OH_Ability_AcquireChildProcessInfos
-#pragma weak OH_AbilityRuntime_GetChildProcessInfoByIndex
-#pragma weak OH_AbilityRuntime_ChildProcessInfo_GetPid
-#pragma weak OH_AbilityRuntime_ReleaseChildProcessInfos
+/* The runtime's list of children (API 26.1), found at run time: this API
+ * 17 library also loads beside a runtime of an older level (then no pid
+ * counts as a child), and finds the copy of libchild_process.so the caller
+ * loaded (Python loads it RTLD_LOCAL), by its soname. */
+typedef Ability_NativeChildProcess_ErrCode (*acquire_fn)(OH_AbilityRuntime_ChildProcessInfosHandle *,
+                                                         uint32_t *);
+typedef AbilityRuntime_ErrorCode (*by_index_fn)(OH_AbilityRuntime_ChildProcessInfosHandle, uint32_t,
+                                                OH_AbilityRuntime_ChildProcessInfoHandle *);
+typedef AbilityRuntime_ErrorCode (*get_pid_fn)(OH_AbilityRuntime_ChildProcessInfoHandle, int32_t *);
+typedef void (*release_fn)(OH_AbilityRuntime_ChildProcessInfosHandle *);
+
+static struct {
+    acquire_fn acquire;
+    by_index_fn by_index;
+    get_pid_fn get_pid;
+    release_fn release;
+} infos_api; /* written once (pthread_once), then only read */
+static pthread_once_t infos_once = PTHREAD_ONCE_INIT;
+
+static void *open_loaded(const char *soname) {
+    void *h = dlopen(soname, RTLD_NOW | RTLD_NOLOAD);
+    return h != NULL ? h : dlopen(soname, RTLD_NOW | RTLD_LOCAL); /* kept open */
+}
+
+static void find_infos_api(void) {
+    void *ncp = open_loaded("libchild_process.so"), *ar = open_loaded("libability_runtime.so");
+    if (ncp == NULL || ar == NULL)
+        return;
+    void *a = dlsym(ncp, "OH_Ability_AcquireChildProcessInfos");
+    void *b = dlsym(ar, "OH_AbilityRuntime_GetChildProcessInfoByIndex");
+    void *p = dlsym(ar, "OH_AbilityRuntime_ChildProcessInfo_GetPid");
+    void *r = dlsym(ar, "OH_AbilityRuntime_ReleaseChildProcessInfos");
+    if (a == NULL || b == NULL || p == NULL || r == NULL)
+        return;
+    memcpy(&infos_api.acquire, &a, sizeof a); /* POSIX: void * converts to a function */
+    memcpy(&infos_api.by_index, &b, sizeof b);
+    memcpy(&infos_api.get_pid, &p, sizeof p);
+    memcpy(&infos_api.release, &r, sizeof r);
+}
 
 /* Whether `pid` is a live child of this process, started by the runtime. */
 static bool is_our_child(int pid) {
     OH_AbilityRuntime_ChildProcessInfosHandle infos = NULL;
     uint32_t n = 0;
     bool found = false;
-    if (OH_Ability_AcquireChildProcessInfos == NULL ||
-        OH_AbilityRuntime_ReleaseChildProcessInfos == NULL ||
-        OH_AbilityRuntime_GetChildProcessInfoByIndex == NULL ||
-        OH_AbilityRuntime_ChildProcessInfo_GetPid == NULL)
+    pthread_once(&infos_once, find_infos_api);
+    if (infos_api.acquire == NULL)
         return false; /* an older runtime: it cannot say */
-    if (pid <= 0 || OH_Ability_AcquireChildProcessInfos(&infos, &n) != NCP_NO_ERROR)
+    if (pid <= 0 || infos_api.acquire(&infos, &n) != NCP_NO_ERROR)
         return false;
     for (uint32_t i = 0; i < n && !found; i++) {
         OH_AbilityRuntime_ChildProcessInfoHandle info;
         int32_t p;
-        found = OH_AbilityRuntime_GetChildProcessInfoByIndex(infos, i, &info) == 0 &&
-                OH_AbilityRuntime_ChildProcessInfo_GetPid(info, &p) == 0 && p == pid;
+        found = infos_api.by_index(infos, i, &info) == 0 && infos_api.get_pid(info, &p) == 0 &&
+                p == pid;
     }
-    OH_AbilityRuntime_ReleaseChildProcessInfos(&infos);
+    infos_api.release(&infos);
     return found;
 }
 

@@ -16,6 +16,9 @@
 #include <stdint.h>
 
 #include <AbilityKit/native_child_process.h>
+#if defined(__clang__) /* it warns that the header changes the packing: it does */
+#pragma clang diagnostic ignored "-Wpragma-pack"
+#endif
 #pragma pack(1) /* an includer's own packing: see after_ipc_kit below */
 #include <IPCKit/ipc_kit.h>
 /* As with the SDK's pack(4)/pack() pair, what follows the include has the

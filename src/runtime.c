@@ -842,8 +842,8 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
     if (n != (ssize_t)sizeof rep) { /* died: before or after loading */
         if (p->loaded)
             finish_ipc(p, NCP_ERR_CONNECTION_FAILED, NULL,
-                       "the child exited or was killed in NativeChildProcess_OnConnect "
-                       "or before NativeChildProcess_MainProc ran");
+                       "the child exited or was killed before its start completed (in "
+                       "NativeChildProcess_OnConnect or early in NativeChildProcess_MainProc)");
         else
             finish_ipc(p, NCP_ERR_LIB_LOADING_FAILED, NULL,
                        "the child died while loading the library");

@@ -196,7 +196,7 @@ TEST(start_failures) {
         {IPC_LIB("child_ipc_null"), NCP_ERR_CONNECTION_FAILED, "NativeChildProcess_OnConnect of "},
         {IPC_LIB("child_ipc_crash"), NCP_ERR_CONNECTION_FAILED, "crashed: SIGABRT"},
         {IPC_LIB("child_ipc_segv"), NCP_ERR_CONNECTION_FAILED, "crashed: SIGSEGV"},
-        {IPC_LIB("child_ipc_exit"), NCP_ERR_CONNECTION_FAILED, "exited or was killed in"},
+        {IPC_LIB("child_ipc_exit"), NCP_ERR_CONNECTION_FAILED, "exited or was killed before its start completed"},
     };
     CHECK_EQ(OH_Ohncp_GetStartErrorMessage(0, reason_in_cb, sizeof reason_in_cb),
              NCP_ERR_INVALID_PARAM);

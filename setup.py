@@ -47,7 +47,14 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-RUNTIME_FILES = ("libchild_process.so", "libipc_capi.so", "ohncp-spawner")
+RUNTIME_FILES = (
+    "libchild_process.so",
+    "libipc_capi.so",
+    "libhilog_ndk.z.so",
+    "libability_runtime.so",
+    "libbackground_process_manager.z.so",
+    "ohncp-spawner",
+)
 BACKENDS = ("host", "system")
 OHOS_ARCHS = ("aarch64", "arm", "x86_64")
 

@@ -9,6 +9,7 @@
 #ifndef OHNCP_EXT_H
 #define OHNCP_EXT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "native_child_process.h"
@@ -67,6 +68,19 @@ int OH_Ohncp_CreateChildProcessWithEnv(const char *libName, Ability_ChildProcess
  * thread failed (which argument, which dlopen error, ...), or "" if none.
  * Valid until this thread's next call into the runtime. */
 const char *OH_Ohncp_GetLastErrorMessage(void);
+
+/* Why an IPC-mode start failed. Its start callback has only a code; the
+ * reason is, while that callback runs, its thread's
+ * OH_Ohncp_GetLastErrorMessage, and stays retrievable by the start's id:
+ * OH_Ohncp_GetLastStartId gives the id of the IPC-mode start the calling
+ * thread's last successful OH_Ability_CreateNativeChildProcess* call made
+ * (0: none), and OH_Ohncp_GetStartErrorMessage copies that start's reason
+ * (the dlopen error, a missing or NULL-returning entry, a crash in
+ * NativeChildProcess_OnConnect, ...) into buf, truncated to size. It returns
+ * 0, or 401 for a NULL/empty buf, a start that did not fail (yet), or one of
+ * more than the last 64 failures. */
+uint64_t OH_Ohncp_GetLastStartId(void);
+int OH_Ohncp_GetStartErrorMessage(uint64_t id, char *buf, size_t size);
 
 struct OHIPCRemoteProxy;
 

@@ -315,6 +315,14 @@ Ability_NativeChildProcess_ErrCode OH_Ability_KillChildProcess(int32_t pid) {
     return runtime_kill(pid);
 }
 
+Ability_NativeChildProcess_ErrCode OH_Ability_AcquireChildProcessInfos(
+    OH_AbilityRuntime_ChildProcessInfosHandle *infos, uint32_t *count) {
+    ncp_clear_error();
+    if (infos == NULL || count == NULL)
+        return ncp_fail(NCP_ERR_INVALID_PARAM, "%s is NULL", infos == NULL ? "infos" : "count");
+    return runtime_child_infos(infos, count);
+}
+
 Ability_NativeChildProcess_ErrCode OH_Ability_RegisterNativeChildProcessExitCallback(
     OH_Ability_OnNativeChildProcessExit onProcessExit) {
     ncp_clear_error();

@@ -19,6 +19,7 @@
  * per child.
  */
 #include "internal.h"
+#include "child_process_info.h"
 #include "ipc_bridge.h"
 #include "proto.h"
 
@@ -58,6 +59,7 @@ struct slot {
     bool notify_pending; /* exited before the start call returned */
     int wstatus;
     uint64_t start_id;   /* set at reservation, before the child can exit */
+    char name[PROTO_NAME_MAX]; /* "{bundle}:{name}", for OH_Ability_AcquireChildProcessInfos */
 };
 
 struct exit_cb {
@@ -80,6 +82,16 @@ struct pending_ipc {
     int channel_fd;
     long long deadline_ns;
     OH_Ability_OnNativeChildProcessStarted cb;
+    uint64_t id; /* its slot's start id (OH_Ohncp_GetLastStartId gives it) */
+};
+
+/* Why an IPC-mode start failed, kept for OH_Ohncp_GetStartErrorMessage: the
+ * callback has only a code, and a caller (the Python layer) may read the
+ * reason on another thread later. The last START_REASONS failures stay. */
+#define START_REASONS 64
+struct start_reason {
+    uint64_t id; /* 0: empty */
+    char msg[248];
 };
 
 static struct {
@@ -99,6 +111,7 @@ static struct {
     int used;
     int used_ipc;
     struct pending_ipc pending[OHNCP_MAX_IPC_CHILDREN];
+    struct start_reason reasons[START_REASONS]; /* by id % START_REASONS */
     unsigned long name_counter;
     uint64_t last_start_id; /* start ids are never reused in a process */
 
@@ -148,6 +161,17 @@ static void slot_free(int i) {
     rt.used_ipc -= rt.slots[i].ipc;
     rt.slots[i] = (struct slot){0};
     rt.used--;
+}
+
+/* A live child: its start call succeeded and the spawner has not reaped it. */
+static bool slot_live(const struct slot *s) {
+    return s->state != SLOT_FREE && s->pid > 0 && s->caller_done && !s->failed && !s->exited;
+}
+
+static void slot_set_name(int i, const char *name) {
+    pthread_mutex_lock(&rt.lock);
+    snprintf(rt.slots[i].name, sizeof rt.slots[i].name, "%s", name);
+    pthread_mutex_unlock(&rt.lock);
 }
 
 static void wake_runtime(void) {
@@ -812,6 +836,8 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, uint32_t *
         r.hdr.flags |= (uint32_t)(cpu + 1) << PROTO_CPU_SHIFT;
     caller_limits(&r.hdr);
     rc = build_payload(req, &r);
+    if (rc == NCP_NO_ERROR) /* the name ends the payload */
+        slot_set_name(slot, r.payload + r.hdr.payload_len - r.hdr.pname_len);
     if (rc == NCP_NO_ERROR && r.hdr.payload_len > PROTO_INLINE_MAX)
         rc = payload_to_memfd(&r);
     if (rc == NCP_NO_ERROR && pipe2(pipefd, O_CLOEXEC) < 0)
@@ -861,6 +887,24 @@ int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid, uint64_t *r
 
 /* ---- 6. IPC-mode starts ---------------------------------------------------- */
 
+static __thread uint64_t last_start_id;
+
+uint64_t OH_Ohncp_GetLastStartId(void) { return last_start_id; }
+
+int OH_Ohncp_GetStartErrorMessage(uint64_t id, char *buf, size_t size) {
+    if (buf == NULL || size == 0)
+        return NCP_ERR_INVALID_PARAM;
+    int rc = NCP_ERR_INVALID_PARAM;
+    pthread_mutex_lock(&rt.lock);
+    const struct start_reason *r = &rt.reasons[id % START_REASONS];
+    if (id != 0 && r->id == id) {
+        snprintf(buf, size, "%s", r->msg);
+        rc = NCP_NO_ERROR;
+    }
+    pthread_mutex_unlock(&rt.lock);
+    return rc;
+}
+
 int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessStarted cb) {
     int sv[2], slot, report;
     uint32_t gen;
@@ -875,21 +919,26 @@ int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessSta
         return rc;
     }
     pthread_mutex_lock(&rt.lock);
+    uint64_t id = rt.slots[slot].start_id;
     for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) {
         if (!rt.pending[i].used) { /* a place exists: slots are limited to 50 too */
             rt.pending[i] = (struct pending_ipc){true, false, false, false, slot, 0, report, sv[0],
-                                                 sys_now_ns() + start_timeout_ms() * 1000000LL, cb};
+                                                 sys_now_ns() + start_timeout_ms() * 1000000LL, cb,
+                                                 id};
             break;
         }
     }
     wake_runtime();
     pthread_mutex_unlock(&rt.lock);
+    last_start_id = id;
     return NCP_NO_ERROR;
 }
 
-/* The start's one callback (runtime thread, no lock held). A failed child
- * is killed: it must not run on without its parent knowing it. */
-static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy) {
+/* The start's one callback (runtime thread, no lock held), with `why` (a
+ * failure's reason) in this thread's OH_Ohncp_GetLastErrorMessage while it
+ * runs, and kept by id. A failed child is killed: it must not run on
+ * without its parent knowing it. */
+static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy, const char *why) {
     struct pending_ipc done = *p;
     sys_close(done.report_fd);
     sys_close(done.channel_fd);
@@ -899,10 +948,18 @@ static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy)
      * alone; with the pid (once the child reported) the spawner checks both. */
     if (code != NCP_NO_ERROR && rt.phase == RT_UP && !rt.slots[done.slot].exited)
         send_kill(done.slot, rt.slots[done.slot].gen, done.pid, done.dead ? PROTO_KILL_F_TAKEN : 0);
+    if (code != NCP_NO_ERROR) {
+        struct start_reason *r = &rt.reasons[done.id % START_REASONS];
+        r->id = done.id;
+        snprintf(r->msg, sizeof r->msg, "%s", why);
+    }
     *p = (struct pending_ipc){0};
     slot_caller_done(done.slot, code == NCP_NO_ERROR, done.pid);
     pthread_mutex_unlock(&rt.lock);
     ncp_debug("IPC start of slot %d: %d", done.slot, code);
+    ncp_clear_error();
+    if (code != NCP_NO_ERROR)
+        (void)ncp_fail(code, "%s", why);
     done.cb(code, proxy);
 }
 
@@ -925,14 +982,20 @@ static void check_exit(struct pending_ipc *p, long long now) {
     bool up = rt.phase == RT_UP, exited = rt.slots[p->slot].exited;
     int st = rt.slots[p->slot].wstatus;
     pthread_mutex_unlock(&rt.lock);
-    if (!up || exited || now >= p->deadline_ns)
-        finish_ipc(p, death_verdict(up, exited, st), NULL);
+    if (!up || exited || now >= p->deadline_ns) {
+        int code = death_verdict(up, exited, st);
+        char why[256]; /* death_verdict's sentence, before finish_ipc resets it */
+        snprintf(why, sizeof why, "%s", OH_Ohncp_GetLastErrorMessage());
+        finish_ipc(p, code, NULL, why);
+    }
 }
 
 /* Its report pipe is readable, or its time is up (spec §4). */
 static void follow_ipc(struct pending_ipc *p, bool readable) {
     if (!readable) {
-        finish_ipc(p, NCP_ERR_TIMEOUT, NULL);
+        finish_ipc(p, NCP_ERR_TIMEOUT, NULL,
+                   p->loaded ? "the child did not connect in time"
+                             : "the child did not load its library in time");
         return;
     }
     struct proto_report rep;
@@ -940,7 +1003,9 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
     if (n != (ssize_t)sizeof rep) { /* died: before or after loading */
         p->dead = true;
         if (p->loaded)
-            finish_ipc(p, NCP_ERR_CONNECTION_FAILED, NULL);
+            finish_ipc(p, NCP_ERR_CONNECTION_FAILED, NULL,
+                       "the child exited or was killed before its start completed (in "
+                       "NativeChildProcess_OnConnect or early in NativeChildProcess_MainProc)");
         else
             await_exit(p);
     } else if (rep.code != NCP_NO_ERROR) {
@@ -951,7 +1016,7 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
             no_child(p->slot);
         log_refusal(rep.code, rep.msg);
         ncp_debug("IPC start of slot %d failed: %s", p->slot, rep.msg);
-        finish_ipc(p, rep.code, NULL);
+        finish_ipc(p, rep.code, NULL, rep.msg);
     } else if (!p->loaded) {
         p->loaded = true;
         p->pid = rep.pid;
@@ -960,7 +1025,8 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
         OHIPCRemoteProxy *proxy = NULL;
         int rc = OH_Ohncp_IPCAcceptChannel(p->channel_fd, left > 0 ? (int)left : 0, &proxy);
         p->channel_fd = -1; /* taken over */
-        finish_ipc(p, rc == 0 ? NCP_NO_ERROR : NCP_ERR_CONNECTION_FAILED, proxy);
+        finish_ipc(p, rc == 0 ? NCP_NO_ERROR : NCP_ERR_CONNECTION_FAILED, proxy,
+                   "the child's IPC channel failed before its first message");
     }
 }
 
@@ -1004,7 +1070,7 @@ int runtime_kill(int32_t pid) {
     pthread_mutex_lock(&rt.lock);
     for (int i = 0; pid > 0 && i < OHNCP_MAX_CHILDREN_HARD; i++) {
         const struct slot *s = &rt.slots[i];
-        if (s->state != SLOT_FREE && s->pid == pid && s->caller_done && !s->failed && !s->exited) {
+        if (slot_live(s) && s->pid == pid) {
             slot = i;
             break;
         }
@@ -1038,6 +1104,42 @@ int runtime_kill_by_id(uint64_t id) {
     if (slot < 0)
         return ncp_fail(NCP_ERR_INVALID_PID, "start %llu has no live child in this process",
                         (unsigned long long)id);
+    return NCP_NO_ERROR;
+}
+
+
+int runtime_child_infos(OH_AbilityRuntime_ChildProcessInfosHandle *ret, uint32_t *count) {
+    pthread_mutex_lock(&rt.lock);
+    uint32_t n = 0;
+    size_t names = 0;
+    for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        if (slot_live(&rt.slots[i])) {
+            n++;
+            names += strlen(rt.slots[i].name) + 1;
+        }
+    }
+    struct OH_AbilityRuntime_ChildProcessInfos *set = NULL;
+    if (n > 0)
+        set = malloc(sizeof *set + n * sizeof set->items[0] + names);
+    if (n > 0 && set == NULL) {
+        pthread_mutex_unlock(&rt.lock);
+        return ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+    }
+    char *text = set != NULL ? (char *)&set->items[n] : NULL;
+    for (int i = 0, k = 0; set != NULL && i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        const struct slot *s = &rt.slots[i];
+        if (!slot_live(s))
+            continue;
+        size_t len = strlen(s->name) + 1;
+        memcpy(text, s->name, len);
+        set->items[k++] = (struct OH_AbilityRuntime_ChildProcessInfo){s->pid, getpid(), text};
+        text += len;
+    }
+    if (set != NULL)
+        set->count = n;
+    pthread_mutex_unlock(&rt.lock);
+    *ret = set;
+    *count = n;
     return NCP_NO_ERROR;
 }
 

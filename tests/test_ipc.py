@@ -580,26 +580,48 @@ def test_closed_data_parcel(proxy: ohncp.RemoteProxy) -> None:
 
 
 def test_missing_library(tmp_path: Path) -> None:
-    exc = connect_error(str(tmp_path / "libnot_there.so"))
+    path = str(tmp_path / "libnot_there.so")
+    exc = connect_error(path)
     assert type(exc) is ohncp.LibLoadingFailedError
     assert exc.code == lib.NCP_ERR_LIB_LOADING_FAILED
+    # the dlopen error travels from the child to the exception
+    assert f"cannot load {path}" in str(exc)
+    assert "No such file or directory" in str(exc)
 
 
 def test_missing_main_proc(ipc_lib: IpcLib) -> None:
     exc = connect_error(ipc_lib("ipc_no_main"))
     assert type(exc) is ohncp.LibLoadingFailedError
     assert exc.code == lib.NCP_ERR_LIB_LOADING_FAILED
+    assert "no symbol NativeChildProcess_MainProc" in str(exc)
 
 
 def test_args_mode_library_has_no_on_connect(ipc_lib: IpcLib) -> None:
     exc = connect_error(ipc_lib("basic"))
     assert type(exc) is ohncp.LibLoadingFailedError
+    assert "no symbol NativeChildProcess_OnConnect" in str(exc)
 
 
 def test_on_connect_returns_null(ipc_lib: IpcLib) -> None:
     exc = connect_error(ipc_lib("ipc_no_stub"))
     assert type(exc) is ohncp.ConnectionFailedError
     assert exc.code == lib.NCP_ERR_CONNECTION_FAILED
+    assert "NativeChildProcess_OnConnect of" in str(exc)
+    assert "returned NULL" in str(exc)
+
+
+def test_on_connect_crashes(ipc_lib: IpcLib) -> None:
+    exc = connect_error(ipc_lib("ipc_crash"))
+    assert type(exc) is ohncp.ConnectionFailedError
+    assert "NativeChildProcess_OnConnect of" in str(exc)
+    assert "crashed: SIGSEGV" in str(exc)
+
+
+def test_connect_async_failure_says_why(ipc_lib: IpcLib) -> None:
+    future = ohncp.connect_async(ipc_lib("ipc_no_stub"))
+    exc = future.exception(timeout=30)
+    assert type(exc) is ohncp.ConnectionFailedError
+    assert "returned NULL" in str(exc)
 
 
 def test_runtime_start_timeout(ipc_lib: IpcLib, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from . import _events
 from ._backend import library_dir
+from ._children import ChildInfo, Priority, children, reset_priority, set_priority
 from ._constants import ErrorCode, IPCErrorCode, IsolationMode, RequestMode
 from ._convert import (
     FileDescriptorLike,
@@ -104,6 +105,7 @@ __all__ = [
     "CallbackNotExistError",
     "CheckParamError",
     "ChildArgs",
+    "ChildInfo",
     "ChildProcess",
     "CodeOutOfRangeError",
     "ConnectionFailedError",
@@ -127,6 +129,7 @@ __all__ = [
     "Parcel",
     "ParcelReadError",
     "ParcelWriteError",
+    "Priority",
     "Process",
     "ProcessPoolExecutor",
     "RemoteError",
@@ -140,6 +143,7 @@ __all__ = [
     "WorkerDiedError",
     "__version__",
     "aio",
+    "children",
     "connect",
     "connect_async",
     "current_args",
@@ -148,6 +152,8 @@ __all__ = [
     "is_supported",
     "kill_child_process",
     "on_child_exit",
+    "reset_priority",
+    "set_priority",
     "start",
 ]
 
@@ -287,6 +293,14 @@ class ChildProcess:
             # is on the way to poll()/wait().
             return
         check(rc)
+
+    def set_priority(self, priority: Priority) -> None:
+        """Hold the child back: ``"background"`` or ``"inactive"`` (see :func:`set_priority`)."""
+        set_priority(self._pid, priority)
+
+    def reset_priority(self) -> None:
+        """Let the child run as this process does again (see :func:`reset_priority`)."""
+        reset_priority(self._pid)
 
     def __enter__(self: _Self) -> _Self:
         return self

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "native_child_process.h"
+#include "background_process_manager/background_process_manager.h"
 #include "ohncp_ext.h"
 
 #define OHNCP_API_HIDDEN __attribute__((visibility("hidden")))
@@ -118,5 +119,23 @@ OHNCP_API_HIDDEN NativeChildProcess_Args *ohncp_api_GetCurrentChildProcessArgs(v
 /* Host extension of libipc_capi.so: the pid behind `proxy`, or
  * OHNCP_API_MISSING. */
 OHNCP_API_HIDDEN int32_t ohncp_api_RemoteProxyGetPid(const OHIPCRemoteProxy *proxy);
+
+/* Host extensions: the id of this thread's last IPC-mode start (0 if
+ * unknown) and the reason it failed (OHNCP_API_MISSING, 401, or 0). */
+OHNCP_API_HIDDEN uint64_t ohncp_api_GetLastStartId(void);
+OHNCP_API_HIDDEN int ohncp_api_GetStartErrorMessage(uint64_t id, char *buf, size_t size);
+
+/* [26.1] The live children: up to `max` pids, parent pids and names (each
+ * in `name_size` bytes of `names`); *count is how many there are, which
+ * may be more than max. An NCP or AbilityRuntime code, or OHNCP_API_MISSING. */
+OHNCP_API_HIDDEN int ohncp_api_child_infos(int32_t *pids, int32_t *ppids, char *names,
+                                           size_t name_size, int max, int *count);
+
+/* [17] libbackground_process_manager.z.so's two calls, or OHNCP_API_MISSING. */
+OHNCP_API_HIDDEN int ohncp_api_SetProcessPriority(int pid, int priority);
+OHNCP_API_HIDDEN int ohncp_api_ResetProcessPriority(int pid);
+
+/* The library ohncp_api_missing_symbol()'s function is looked for in. */
+OHNCP_API_HIDDEN const char *ohncp_api_missing_library(void);
 
 #endif /* OHNCP_API_H */

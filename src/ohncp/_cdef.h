@@ -49,6 +49,21 @@ int ohncp_api_KillChildProcessById(uint64_t start_id, int32_t pid);
 int ohncp_api_IsNativeChildProcessSupported(void);
 bool ohncp_api_exact_exit_status(void);
 const char *ohncp_api_GetLastErrorMessage(void);
+const char *ohncp_api_missing_library(void);
+uint64_t ohncp_api_GetLastStartId(void);
+int ohncp_api_GetStartErrorMessage(uint64_t id, char *buf, size_t size);
+int ohncp_api_child_infos(int32_t *pids, int32_t *ppids, char *names, size_t name_size, int max,
+                          int *count);
+int ohncp_api_SetProcessPriority(int pid, int priority);
+int ohncp_api_ResetProcessPriority(int pid);
+
+/* background_process_manager.h */
+typedef enum BackgroundProcessManager_ProcessPriority {
+    PROCESS_BACKGROUND,
+    PROCESS_INACTIVE,
+    ...
+} BackgroundProcessManager_ProcessPriority;
+#define ERR_BACKGROUND_PROCESS_MANAGER_REMOTE_ERROR ...
 
 /* ipc_error_code.h */
 typedef enum {

@@ -38,6 +38,7 @@ from ._convert import (
 )
 from ._errors import (
     IPCError,
+    NativeChildProcessError,
     StartTimeoutError,
     check,
     check_ipc,
@@ -345,9 +346,14 @@ class Parcel(_Closing):
     def write_bytes(self: _P, data: bytes | bytearray | memoryview) -> _P:
         """Write raw bytes (``OH_IPCParcel_WriteBuffer``), padded to 4.
 
-        The length is not written: the reader must know it.
+        The length is not written: the reader must know it. Empty ``data``
+        writes nothing (the C call refuses a length of 0, as on a device).
         """
-        buffer = ffi.from_buffer("uint8_t[]", buffer_arg(data, "data"))
+        buffer_arg(data, "data")
+        if len(data) == 0:
+            self._wptr()  # a closed or read-only parcel still raises
+            return self
+        buffer = ffi.from_buffer("uint8_t[]", data)
         rc = _c.OH_IPCParcel_WriteBuffer(self._wptr(), buffer, len(buffer))
         if rc != _c.OH_IPC_SUCCESS:
             check_ipc(rc, f"{len(buffer)} bytes: {self._write_failure(rc)}")
@@ -359,6 +365,9 @@ class Parcel(_Closing):
         Raises:
             ParcelReadError: fewer than ``size`` bytes left, or ``size`` negative.
         """
+        if size == 0:
+            self._ptr()  # a closed parcel still raises
+            return b""
         data = _c.OH_IPCParcel_ReadBuffer(self._ptr(), size)
         if data == ffi.NULL:
             raise ipc_error_for_code(_c.OH_IPC_PARCEL_READ_ERROR, f"no {size} bytes to read")
@@ -733,7 +742,35 @@ def begin_connect(
     if rc != _c.NCP_NO_ERROR:
         events.drop_connect(waiter)
     check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
+    _remember_start(waiter.token)
     return name, waiter
+
+
+# The runtime's id of each recent connect's start (OH_Ohncp_GetLastStartId,
+# read on the thread that started it), by shim handle, newest last: a
+# failure's reason is asked for by it. Only the last _START_IDS_KEPT stay.
+_START_IDS_KEPT = 256
+_start_ids: dict[int, int] = {}
+_start_ids_lock = threading.Lock()
+
+
+def _remember_start(token: int) -> None:
+    start_id = int(_c.ohncp_api_GetLastStartId())
+    with _start_ids_lock:
+        _start_ids[token] = start_id
+        while len(_start_ids) > _START_IDS_KEPT:
+            del _start_ids[next(iter(_start_ids))]
+
+
+def start_error(token: int, name: str, code: int) -> NativeChildProcessError:
+    """The exception for the failed start of connect ``token``, with the runtime's reason."""
+    with _start_ids_lock:
+        start_id = _start_ids.pop(token, 0)
+    detail = f"IPC-mode start of {name!r}"
+    buf = ffi.new("char[]", 256)
+    if start_id and _c.ohncp_api_GetStartErrorMessage(start_id, buf, len(buf)) == 0:
+        detail += ": " + ffi.string(buf).decode("utf-8", "replace")
+    return error_for_code(code, detail)
 
 
 def connect(
@@ -789,7 +826,7 @@ def connect(
         give_up_connect(waiter)
         raise
     if code != _c.NCP_NO_ERROR:
-        raise error_for_code(code, f"IPC-mode start of {name!r}")
+        raise start_error(waiter.token, name, code)
     return RemoteProxy(proxy)
 
 
@@ -974,7 +1011,7 @@ class _PendingConnect:
             _events.loop().cancel_timer(self.timer)
         code, proxy = result
         if code != _c.NCP_NO_ERROR or proxy is None:
-            self._complete(None, error_for_code(code, f"IPC-mode start of {self.name!r}"))
+            self._complete(None, start_error(self.waiter.token, self.name, code))
             return
         connected = RemoteProxy(proxy)
         if not self._complete(connected, None):

@@ -45,8 +45,7 @@ from typing import TypeVar
 from . import ChildProcess as _SyncChild
 from . import start as _sync_start
 from ._convert import FileDescriptorLike, Isolation, timeout_seconds
-from ._errors import error_for_code
-from ._ipc import Parcel, begin_connect, connect_timeout, give_up_connect
+from ._ipc import Parcel, begin_connect, connect_timeout, give_up_connect, start_error
 from ._ipc import RemoteProxy as _SyncProxy
 from ._ohncp import lib as _c
 
@@ -324,5 +323,5 @@ async def connect(
         raise connect_timeout(timeout)
     code, proxy = taken
     if code != _c.NCP_NO_ERROR or proxy is None:
-        raise error_for_code(code, f"IPC-mode start of {name!r}")
+        raise start_error(waiter.token, name, code)
     return RemoteProxy(_SyncProxy(proxy))

@@ -71,23 +71,33 @@ def native_children() -> set[int]:
     the spawner's pre-forked standbys, which still carry its command line.
     A zombie (empty command line) counts: it holds its slot until reaped.
     """
-    me = os.getpid()
+    return spawner_processes()[2]
+
+
+def _by_parent() -> dict[int, list[int]]:
     by_parent: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         with contextlib.suppress(OSError, ValueError, IndexError):
             by_parent.setdefault(_parent_of(int(entry)), []).append(int(entry))
-    found = set()
-    for spawner in by_parent.get(me, []):
-        with contextlib.suppress(OSError):
-            if b"ohncp-spawner" not in _cmdline(spawner):
-                continue
-            for pid in by_parent.get(spawner, []):
-                with contextlib.suppress(OSError):
-                    if b"ohncp-spawner" not in _cmdline(pid):
-                        found.add(pid)
-    return found
+    return by_parent
+
+
+def _is_spawner(pid: int) -> bool:
+    try:
+        return b"ohncp-spawner" in _cmdline(pid)
+    except OSError:
+        return False
+
+
+def spawner_processes() -> tuple[int | None, list[int], set[int]]:
+    """This process's spawner, its standbys and its native children (unreaped ones too)."""
+    by_parent = _by_parent()
+    spawner = next((pid for pid in by_parent.get(os.getpid(), []) if _is_spawner(pid)), None)
+    below = by_parent.get(spawner, []) if spawner is not None else []
+    standbys = [pid for pid in below if _is_spawner(pid)]
+    return spawner, standbys, set(below) - set(standbys)
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -58,6 +58,11 @@ int OH_Ohncp_StartChildProcessWithEnv(const char *entry, NativeChildProcess_Args
  * is some newer child's by now. */
 int OH_Ohncp_KillChildProcessById(uint64_t startId);
 
+/* The pid of the child of start `startId`, or 0 if it has none (yet, or any
+ * more): an IPC-mode child has one once it took its start, before it
+ * connects. For the messages of starts that time out. */
+int32_t OH_Ohncp_GetStartPid(uint64_t startId);
+
 /* OH_Ability_CreateNativeChildProcessWithConfigs with the child's
  * environment given, as above. */
 int OH_Ohncp_CreateChildProcessWithEnv(const char *libName, Ability_ChildProcessConfigs *configs,

@@ -78,6 +78,7 @@ OHNCP_HIDDEN int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid
 OHNCP_HIDDEN int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessStarted cb);
 OHNCP_HIDDEN int runtime_kill(int32_t pid);
 OHNCP_HIDDEN int runtime_kill_by_id(uint64_t id);
+OHNCP_HIDDEN int32_t runtime_pid_of_start(uint64_t id);
 /* The live children, as OH_Ability_AcquireChildProcessInfos gives them. */
 OHNCP_HIDDEN int runtime_child_infos(OH_AbilityRuntime_ChildProcessInfosHandle *infos,
                                      uint32_t *count);

@@ -310,6 +310,8 @@ int OH_Ohncp_KillChildProcessById(uint64_t startId) {
     return runtime_kill_by_id(startId);
 }
 
+int32_t OH_Ohncp_GetStartPid(uint64_t startId) { return runtime_pid_of_start(startId); }
+
 Ability_NativeChildProcess_ErrCode OH_Ability_KillChildProcess(int32_t pid) {
     ncp_clear_error();
     return runtime_kill(pid);

@@ -1083,23 +1083,28 @@ int runtime_kill(int32_t pid) {
     return NCP_NO_ERROR;
 }
 
-/* runtime_kill for the child of start `id`: a pid may be reused by the time
- * a caller asks, a start id is not. */
-int runtime_kill_by_id(uint64_t id) {
-    int slot = -1;
-    pid_t pid = 0;
-    pthread_mutex_lock(&rt.lock);
+/* The slot of start `id` while it has a child (lock held); -1 if none. */
+static int slot_of_start(uint64_t id) {
     for (int i = 0; id > 0 && i < OHNCP_MAX_CHILDREN_HARD; i++) {
         const struct slot *s = &rt.slots[i];
-        if (s->state != SLOT_FREE && s->start_id == id && s->caller_done && !s->failed &&
-            !s->exited) {
-            slot = i;
-            pid = s->pid;
-            break;
-        }
+        if (s->state != SLOT_FREE && s->start_id == id && !s->exited && !(s->caller_done && s->failed))
+            return i;
     }
-    if (slot >= 0 && rt.phase == RT_UP)
-        send_kill(slot, rt.slots[slot].gen, pid, 0);
+    return -1;
+}
+
+/* runtime_kill for the child of start `id`: a pid may be reused by the time
+ * a caller asks, a start id is not. A start still under way (an IPC-mode
+ * child that has not connected yet; the caller gave up on it) is killed
+ * too: the spawner holds the kill for that start until a standby takes it,
+ * and the start then ends with the child's death. */
+int runtime_kill_by_id(uint64_t id) {
+    pthread_mutex_lock(&rt.lock);
+    int slot = slot_of_start(id);
+    if (slot >= 0 && rt.phase == RT_UP) {
+        const struct slot *s = &rt.slots[slot];
+        send_kill(slot, s->gen, s->caller_done ? s->pid : 0, 0);
+    }
     pthread_mutex_unlock(&rt.lock);
     if (slot < 0)
         return ncp_fail(NCP_ERR_INVALID_PID, "start %llu has no live child in this process",
@@ -1107,6 +1112,17 @@ int runtime_kill_by_id(uint64_t id) {
     return NCP_NO_ERROR;
 }
 
+/* The pid of start `id`'s child, 0 if it is not known yet or gone. */
+int32_t runtime_pid_of_start(uint64_t id) {
+    pthread_mutex_lock(&rt.lock);
+    int slot = slot_of_start(id);
+    int32_t pid = slot >= 0 ? rt.slots[slot].pid : 0;
+    for (int i = 0; slot >= 0 && pid == 0 && i < OHNCP_MAX_IPC_CHILDREN; i++)
+        if (rt.pending[i].used && rt.pending[i].slot == slot)
+            pid = rt.pending[i].pid;
+    pthread_mutex_unlock(&rt.lock);
+    return pid;
+}
 
 int runtime_child_infos(OH_AbilityRuntime_ChildProcessInfosHandle *ret, uint32_t *count) {
     pthread_mutex_lock(&rt.lock);

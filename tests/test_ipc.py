@@ -8,10 +8,12 @@ is released.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import math
 import os
 import pickle
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +22,10 @@ from pathlib import Path
 import pytest
 
 import ohncp
+import ohncp.aio
 from ohncp import _errors, _ipc
 from ohncp._ohncp import ffi, lib
+from ohncp.demo import CALC_EXIT, CALC_LIBRARY
 
 from helpers import eventually, native_children, read_until_eof, run_python
 
@@ -769,3 +773,70 @@ def test_fork_with_a_connect_pending(ipc_lib: IpcLib, tmp_path: Path) -> None:
     done = run_python(AFTER_FORK.replace("PATH", repr(ipc_lib("ipc_child"))), tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["23", "0"]
+
+
+# ---- the child behind a proxy from connect(): pid, kill, wait, with ----
+
+
+def test_leaving_with_ends_the_child() -> None:
+    pids = []
+    for _ in range(52):  # more than the 50 IPC-mode places: each block gives its own back
+        with ohncp.connect(CALC_LIBRARY) as calc:
+            assert calc.child is not None
+            assert calc.child.pid == calc.pid
+            assert calc.returncode is None
+            pids.append(calc.pid)
+        assert calc.returncode == -signal.SIGKILL
+    assert not any(Path(f"/proc/{pid}").exists() and _runs(pid) for pid in pids)
+
+
+def test_a_proxy_waits_for_and_kills_its_child() -> None:
+    with ohncp.connect(CALC_LIBRARY) as calc:
+        calc.send_request(CALC_EXIT, ohncp.Parcel())
+        assert calc.wait(timeout=30) == 0  # it ended on its own: nothing to kill
+        assert calc.returncode == 0
+    assert calc.returncode == 0
+    calc = ohncp.connect(CALC_LIBRARY)
+    calc.kill()
+    assert calc.wait(timeout=30) == -signal.SIGKILL
+    calc.close()
+
+
+def test_a_proxy_read_from_a_parcel_has_no_child(ipc_lib: IpcLib) -> None:
+    with ohncp.Parcel() as parcel, ohncp.RemoteStub("x", lambda c, d, r: 0) as stub:
+        parcel.write_remote_object(stub)
+        with parcel.rewind().read_remote_object() as proxy:
+            assert proxy.child is None
+            with pytest.raises(ValueError, match="no child process of its own"):
+                proxy.kill()
+
+
+@pytest.mark.parametrize("flavour", ["sync", "aio"])
+def test_a_timed_out_connect_kills_its_child(
+    ipc_lib: IpcLib, monkeypatch: pytest.MonkeyPatch, flavour: str
+) -> None:
+    monkeypatch.setenv("OHNCP_TEST_CONNECT_DELAY_MS", "5000")
+    def connect() -> object:
+        if flavour == "sync":
+            return ohncp.connect(ipc_lib("ipc_child"), timeout=0.15)
+        return asyncio.run(ohncp.aio.connect(ipc_lib("ipc_child"), timeout=0.15))
+
+    errors = []
+    for _ in range(52):  # more than 50: timed-out children must give their places back
+        with pytest.raises(ohncp.StartTimeoutError) as info:
+            connect()
+        errors.append(info.value)
+    with_pid = [e for e in errors if e.pid is not None]
+    assert with_pid, "no timed-out connect named its child"
+    for error in with_pid:
+        assert f"pid {error.pid}" in str(error)
+    assert eventually(lambda: not any(_runs(e.pid) for e in with_pid if e.pid), 10)
+
+
+def _runs(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 :].split()[0] != b"Z"

@@ -201,6 +201,7 @@ class ChildProcess:
         self._loop = _events.loop()
         self._returncode: int | None = None
         self._lock = threading.Lock()
+        self._quiet = False  # True: no warning if never waited (an IPC child)
         self.entry = entry
 
     @property
@@ -316,7 +317,7 @@ class ChildProcess:
             self.wait()
 
     def __del__(self) -> None:
-        if getattr(self, "_returncode", 0) is not None:
+        if getattr(self, "_returncode", 0) is not None or getattr(self, "_quiet", False):
             return
         # A running child goes on; its waiter goes when it exits.
         warnings.warn(

@@ -42,6 +42,7 @@ enum api_fn {
     FN_EXT_PROXY_PID, /* in libipc_capi.so, not libchild_process.so */
     FN_EXT_LAST_START_ID,
     FN_EXT_START_ERROR,
+    FN_EXT_START_PID,
     FN_ACQUIRE_INFOS,
     /* From here on in other libraries: OTHER_LIBS_FROM and lib_of(). */
     FN_INFO_BY_INDEX, /* libability_runtime.so */
@@ -79,6 +80,7 @@ static const struct {
     [FN_EXT_PROXY_PID] = {"OH_Ohncp_RemoteProxyGetPid", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_EXT_LAST_START_ID] = {"OH_Ohncp_GetLastStartId", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_EXT_START_ERROR] = {"OH_Ohncp_GetStartErrorMessage", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_EXT_START_PID] = {"OH_Ohncp_GetStartPid", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_ACQUIRE_INFOS] = {"OH_Ability_AcquireChildProcessInfos", 2601}, /* 26.1 */
     [FN_INFO_BY_INDEX] = {"OH_AbilityRuntime_GetChildProcessInfoByIndex", 2601},
     [FN_INFO_PID] = {"OH_AbilityRuntime_ChildProcessInfo_GetPid", 2601},
@@ -337,6 +339,7 @@ const char *ohncp_api_GetLastErrorMessage(void) {
 
 typedef uint64_t (*last_start_id_fn)(void);
 typedef int (*start_error_fn)(uint64_t, char *, size_t);
+typedef int32_t (*start_pid_fn)(uint64_t);
 typedef Ability_NativeChildProcess_ErrCode (*acquire_fn)(OH_AbilityRuntime_ChildProcessInfosHandle *,
                                                          uint32_t *);
 typedef AbilityRuntime_ErrorCode (*by_index_fn)(OH_AbilityRuntime_ChildProcessInfosHandle, uint32_t,
@@ -351,6 +354,11 @@ typedef int (*reset_priority_fn)(int);
 uint64_t ohncp_api_GetLastStartId(void) {
     last_start_id_fn f = (last_start_id_fn)api_peek(FN_EXT_LAST_START_ID);
     return f == NULL ? 0 : f();
+}
+
+int32_t ohncp_api_GetStartPid(uint64_t id) {
+    start_pid_fn f = (start_pid_fn)api_peek(FN_EXT_START_PID);
+    return f == NULL ? 0 : f(id);
 }
 
 int ohncp_api_GetStartErrorMessage(uint64_t id, char *buf, size_t size) {

@@ -124,6 +124,8 @@ OHNCP_API_HIDDEN int32_t ohncp_api_RemoteProxyGetPid(const OHIPCRemoteProxy *pro
  * unknown) and the reason it failed (OHNCP_API_MISSING, 401, or 0). */
 OHNCP_API_HIDDEN uint64_t ohncp_api_GetLastStartId(void);
 OHNCP_API_HIDDEN int ohncp_api_GetStartErrorMessage(uint64_t id, char *buf, size_t size);
+/* OH_Ohncp_GetStartPid; 0 where the runtime lacks it. */
+OHNCP_API_HIDDEN int32_t ohncp_api_GetStartPid(uint64_t id);
 
 /* [26.1] The live children: up to `max` pids, parent pids and names (each
  * in `name_size` bytes of `names`); *count is how many there are, which

@@ -52,6 +52,7 @@ const char *ohncp_api_GetLastErrorMessage(void);
 const char *ohncp_api_missing_library(void);
 uint64_t ohncp_api_GetLastStartId(void);
 int ohncp_api_GetStartErrorMessage(uint64_t id, char *buf, size_t size);
+int32_t ohncp_api_GetStartPid(uint64_t id);
 int ohncp_api_child_infos(int32_t *pids, int32_t *ppids, char *names, size_t name_size, int max,
                           int *count);
 int ohncp_api_SetProcessPriority(int pid, int priority);

@@ -89,7 +89,13 @@ class BusyError(NativeChildProcessError):
 
 
 class StartTimeoutError(NativeChildProcessError, TimeoutError):
-    """The child did not start or connect in time (16010002)."""
+    """The child did not start or connect in time (16010002).
+
+    A timed-out :func:`ohncp.connect` kills its child; :attr:`pid` is that
+    child's pid if it had taken its start, else None.
+    """
+
+    pid: int | None = None
 
 
 class ServiceError(NativeChildProcessError):

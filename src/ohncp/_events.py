@@ -176,6 +176,8 @@ class ConnectWaiter:
         self._lock = threading.Lock()
         self._state = "pending"  # -> "done" -> "taken", or -> "abandoned"
         self._callbacks: list[Callable[[], None]] = []
+        # Called with the code of a result that comes after abandon().
+        self.on_abandoned_result: Callable[[int], None] | None = None
 
     def _settle(self, code: int, proxy: CData | None, error: BaseException | None) -> None:
         with self._lock:
@@ -188,6 +190,10 @@ class ConnectWaiter:
         if not keep:
             if proxy is not None:
                 lib.OH_IPCRemoteProxy_Destroy(proxy)
+            if self.on_abandoned_result is not None:
+                call_reporting(
+                    self.on_abandoned_result, "Exception ignored in ohncp connect watcher", code
+                )
             return
         for fn in callbacks:
             call_reporting(fn, "Exception ignored in ohncp connect watcher")
@@ -297,6 +303,15 @@ class _Loop:
         if waiter is not None and status is not None:
             waiter._settle(status, None)
         return waiter
+
+    def drop_exit(self, key: int, waiter: ExitWaiter) -> None:
+        """Forget ``waiter``: its start failed, so no exit will ever come for it."""
+        with self.lock:
+            waiters = self.exit_waiters.get(key)
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self.exit_waiters[key]
 
     def tracked(self) -> int:
         """How many children are started and not yet known to have exited."""

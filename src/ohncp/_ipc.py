@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from . import _events
 from ._convert import (
@@ -50,6 +50,9 @@ from ._ohncp import lib as _c
 
 if TYPE_CHECKING:
     from ._ohncp import CData
+
+if TYPE_CHECKING:
+    from . import ChildProcess
 
 __all__ = ["Parcel", "RemoteProxy", "RemoteStub", "connect", "connect_async"]
 
@@ -439,12 +442,21 @@ class RemoteProxy(_Closing):
     Not created directly. Methods may be called from any thread, also at
     once. Close every proxy (or use it as a context manager); one that is
     garbage collected open is released with a :class:`ResourceWarning`.
-    Releasing the proxy does not stop the child: it runs until its
-    ``NativeChildProcess_MainProc`` returns, which is up to the child's code
-    (a request that tells it to, say).
+
+    A proxy from :func:`connect` also holds its child process: :attr:`child`,
+    and :meth:`kill`, :meth:`wait` and :attr:`returncode` on it. Leaving
+    ``with connect(...)`` releases the proxy and then ends the child as
+    leaving ``with ohncp.start(...)`` does: SIGKILL if it still runs, and a
+    wait for its exit (``subprocess.Popen`` only waits; an IPC-mode child's
+    ``MainProc`` usually waits for its parent for ever, and would hold one of
+    the 50 IPC-mode places). A child that should finish its work first is
+    told so by a request before the block ends. :meth:`close` alone only
+    releases the proxy: the child then runs until its
+    ``NativeChildProcess_MainProc`` returns.
     """
 
     def __init__(self, cdata: CData) -> None:
+        self._child: ChildProcess | None = None  # set by connect (_adopt_child)
         self._cdata: CData | None = cdata
         self._lock = threading.Lock()
         self._users = 0  # calls into C using _cdata right now
@@ -652,6 +664,47 @@ class RemoteProxy(_Closing):
     def __repr__(self) -> str:
         return f"<RemoteProxy {'closed' if self._closed else 'open'}>"
 
+    # ---- the child process behind a proxy from connect() ----
+
+    @property
+    def child(self) -> ChildProcess | None:
+        """The child process of a proxy from :func:`connect`; None for other proxies.
+
+        None also on a device runtime without the host extensions (no start
+        ids): there, :attr:`pid` and :func:`ohncp.kill_child_process` remain.
+        """
+        return self._child
+
+    def _own_child(self) -> ChildProcess:
+        if self._child is None:
+            raise ValueError("this proxy has no child process of its own (not from connect())")
+        return self._child
+
+    def kill(self) -> None:
+        """Kill the child process with SIGKILL; nothing if it has exited (see :attr:`child`)."""
+        self._own_child().kill()
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the child process to exit; its return code (``-signal`` if killed)."""
+        return self._own_child().wait(timeout)
+
+    @property
+    def returncode(self) -> int | None:
+        """The child's return code once it has exited, else None."""
+        return self._own_child().returncode
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+        child = self._child
+        if child is not None and child.returncode is None:
+            child.kill()
+            child.wait()
+
     def __del__(self) -> None:
         if getattr(self, "_closed", True):
             return
@@ -679,9 +732,21 @@ def check_request_code(code: object) -> int:
     return code
 
 
-def connect_timeout(timeout: float | None) -> StartTimeoutError:
-    """The error for a child that did not connect within ``timeout`` seconds."""
-    return StartTimeoutError(_c.NCP_ERR_TIMEOUT, f"the child did not connect within {timeout} s")
+def connect_timeout(timeout: float | None, waiter: _events.ConnectWaiter) -> StartTimeoutError:
+    """The error for the child of ``waiter`` that did not connect within ``timeout`` seconds.
+
+    Its ``pid`` attribute is the child's pid where it had one (it took its
+    start but did not connect), else None; the caller kills it.
+    """
+    with _starts_lock:
+        start = _starts.get(waiter.token, _Start(0, None))
+    pid = int(_c.ohncp_api_GetStartPid(start.start_id)) if start.start_id else 0
+    who = f"the child (pid {pid})" if pid > 0 else "the child"
+    error = StartTimeoutError(
+        _c.NCP_ERR_TIMEOUT, f"{who} did not connect within {timeout} s; it is killed"
+    )
+    error.pid = pid if pid > 0 else None
+    return error
 
 
 def _await_connect(waiter: _events.ConnectWaiter, timeout: float | None) -> tuple[int, CData]:
@@ -694,21 +759,36 @@ def _await_connect(waiter: _events.ConnectWaiter, timeout: float | None) -> tupl
         StartTimeoutError: ``timeout`` passed first (the connect is given up).
         InternalError: ohncp's event queue lost reports, maybe this one.
     """
-    if waiter.done.wait(timeout) or not waiter.abandon():
+    if waiter.done.wait(timeout):
         result = waiter.take()
         if result is not None:
             return result[0], ffi.NULL if result[1] is None else result[1]
-    raise connect_timeout(timeout)
+    raise connect_timeout(timeout, waiter)  # the caller gives the connect up
 
 
 def give_up_connect(waiter: _events.ConnectWaiter) -> None:
-    """Abandon a connect; a result that came meanwhile is released here."""
+    """Abandon a connect and kill its child; a result that came meanwhile is released here.
+
+    The child must not run on (and hold one of the 50 IPC-mode places)
+    when nobody holds its proxy: it is killed, connected yet or not.
+    """
+    start = _take_start(waiter.token)
+    if start.start_id:
+        _c.ohncp_api_KillChildProcessById(start.start_id, 0)
+
+    def settled(code: int) -> None:
+        if code != _c.NCP_NO_ERROR:  # a failed start has no exit to wait for
+            _forget_exit(start)
+
+    waiter.on_abandoned_result = settled
     if waiter.abandon():
         return
     with contextlib.suppress(Exception):  # a lost result has nothing to release
         result = waiter.take()
-        if result is not None and result[1] is not None:
-            _c.OH_IPCRemoteProxy_Destroy(result[1])
+        if result is not None:
+            settled(result[0])
+            if result[1] is not None:
+                _c.OH_IPCRemoteProxy_Destroy(result[1])
 
 
 def begin_connect(
@@ -736,36 +816,79 @@ def begin_connect(
     events = _events.loop()
     # Registered before the start, so its result has a waiter whenever it comes.
     waiter = events.new_connect()
-    rc = _c.shim_connect_begin(
-        c_lib, mode, int(uid), c_name, envp, waiter.token, errbuf, _ERRBUF_LEN
-    )
+    # The child's exit, too, may come before the call returns.
+    mark = events.begin_start()
+    rc = _c.NCP_ERR_INTERNAL
+    try:
+        rc = _c.shim_connect_begin(
+            c_lib, mode, int(uid), c_name, envp, waiter.token, errbuf, _ERRBUF_LEN
+        )
+    finally:
+        start_id = int(_c.ohncp_api_GetLastStartId()) if rc == _c.NCP_NO_ERROR else 0
+        exits = events.end_start(mark, start_id or None)
     if rc != _c.NCP_NO_ERROR:
         events.drop_connect(waiter)
     check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
-    _remember_start(waiter.token)
+    _remember_start(waiter.token, _Start(start_id, exits))
     return name, waiter
 
 
-# The runtime's id of each recent connect's start (OH_Ohncp_GetLastStartId,
-# read on the thread that started it), by shim handle, newest last: a
-# failure's reason is asked for by it. Only the last _START_IDS_KEPT stay.
-_START_IDS_KEPT = 256
-_start_ids: dict[int, int] = {}
-_start_ids_lock = threading.Lock()
+class _Start(NamedTuple):
+    """What the runtime says of a connect's start: its id and its child's exit."""
+
+    start_id: int  # OH_Ohncp_GetLastStartId, read on the starting thread; 0 on a device
+    exits: _events.ExitWaiter | None  # None where there is no start id
 
 
-def _remember_start(token: int) -> None:
-    start_id = int(_c.ohncp_api_GetLastStartId())
-    with _start_ids_lock:
-        _start_ids[token] = start_id
-        while len(_start_ids) > _START_IDS_KEPT:
-            del _start_ids[next(iter(_start_ids))]
+# The start of each connect under way, by its waiter's token, newest last: a
+# failure's reason, a given-up child's kill and a proxy's child handle go by
+# it. Only the last _STARTS_KEPT stay (each connect takes its own out).
+_STARTS_KEPT = 256
+_starts: dict[int, _Start] = {}
+_starts_lock = threading.Lock()
+
+
+def _remember_start(token: int, start: _Start) -> None:
+    with _starts_lock:
+        _starts[token] = start
+        while len(_starts) > _STARTS_KEPT:
+            del _starts[next(iter(_starts))]
+
+
+def _take_start(token: int) -> _Start:
+    with _starts_lock:
+        return _starts.pop(token, _Start(0, None))
+
+
+def _adopt_child(proxy: RemoteProxy, token: int, name: str) -> RemoteProxy:
+    """Give the proxy of a finished connect its child's handle."""
+    start = _take_start(token)
+    proxy._child = _ipc_child(proxy.pid, start, name)
+    return proxy
+
+
+def _ipc_child(pid: int, start: _Start, name: str) -> ChildProcess | None:
+    # ChildProcess is defined in the package's __init__, which imports this
+    # module before it: look it up at the call.
+    from . import ChildProcess  # noqa: PLC0415
+
+    if start.exits is None:
+        return None
+    child = ChildProcess(pid, start.start_id, start.exits, name)
+    child._quiet = True  # its proxy decides its lifetime: no warning if never waited
+    return child
+
+
+def _forget_exit(start: _Start) -> None:
+    if start.exits is not None:
+        _events.loop().drop_exit(start.start_id, start.exits)
 
 
 def start_error(token: int, name: str, code: int) -> NativeChildProcessError:
     """The exception for the failed start of connect ``token``, with the runtime's reason."""
-    with _start_ids_lock:
-        start_id = _start_ids.pop(token, 0)
+    start = _take_start(token)
+    _forget_exit(start)
+    start_id = start.start_id
     detail = f"IPC-mode start of {name!r}"
     buf = ffi.new("char[]", 256)
     if start_id and _c.ohncp_api_GetStartErrorMessage(start_id, buf, len(buf)) == 0:
@@ -827,7 +950,7 @@ def connect(
         raise
     if code != _c.NCP_NO_ERROR:
         raise start_error(waiter.token, name, code)
-    return RemoteProxy(proxy)
+    return _adopt_child(RemoteProxy(proxy), waiter.token, name)
 
 
 # ---- Python stubs -----------------------------------------------------------
@@ -1013,13 +1136,14 @@ class _PendingConnect:
         if code != _c.NCP_NO_ERROR or proxy is None:
             self._complete(None, start_error(self.waiter.token, self.name, code))
             return
-        connected = RemoteProxy(proxy)
+        connected = _adopt_child(RemoteProxy(proxy), self.waiter.token, self.name)
         if not self._complete(connected, None):
             connected.close()  # cancelled meanwhile
 
     def expire(self) -> None:
-        if self.waiter.abandon():
-            self._complete(None, connect_timeout(self.timeout))
+        error = connect_timeout(self.timeout, self.waiter)
+        give_up_connect(self.waiter)  # on the event thread, as collect: one of them runs
+        self._complete(None, error)
 
     def on_done(self, future: Future[RemoteProxy]) -> None:
         if future.cancelled():

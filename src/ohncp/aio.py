@@ -45,7 +45,14 @@ from typing import TypeVar
 from . import ChildProcess as _SyncChild
 from . import start as _sync_start
 from ._convert import FileDescriptorLike, Isolation, timeout_seconds
-from ._ipc import Parcel, begin_connect, connect_timeout, give_up_connect, start_error
+from ._ipc import (
+    Parcel,
+    _adopt_child,
+    begin_connect,
+    connect_timeout,
+    give_up_connect,
+    start_error,
+)
 from ._ipc import RemoteProxy as _SyncProxy
 from ._ohncp import lib as _c
 
@@ -314,14 +321,14 @@ async def connect(
         try:
             await asyncio.wait_for(_woken_by(waiter.add_callback), timeout)
         except asyncio.TimeoutError:
-            raise connect_timeout(timeout) from None
+            raise connect_timeout(timeout, waiter) from None
         taken = waiter.take()
     finally:
         if taken is None:
             give_up_connect(waiter)
     if taken is None:  # cannot happen: only this coroutine takes it
-        raise connect_timeout(timeout)
+        raise connect_timeout(timeout, waiter)
     code, proxy = taken
     if code != _c.NCP_NO_ERROR or proxy is None:
         raise start_error(waiter.token, name, code)
-    return RemoteProxy(_SyncProxy(proxy))
+    return RemoteProxy(_adopt_child(_SyncProxy(proxy), waiter.token, name))

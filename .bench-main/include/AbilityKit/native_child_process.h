@@ -1,0 +1,2 @@
+/* SDK spelling: #include <AbilityKit/native_child_process.h> */
+#include "../native_child_process.h"

@@ -1,0 +1,2 @@
+/* SDK spelling: #include <IPCKit/ipc_cskeleton.h> */
+#include "../ipc_cskeleton.h"

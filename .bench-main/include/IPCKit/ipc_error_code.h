@@ -1,0 +1,2 @@
+/* SDK spelling: #include <IPCKit/ipc_error_code.h> */
+#include "../ipc_error_code.h"

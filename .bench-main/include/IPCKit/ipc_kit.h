@@ -1,0 +1,2 @@
+/* SDK spelling: #include <IPCKit/ipc_kit.h> */
+#include "../ipc_kit.h"

@@ -1,2 +1,0 @@
-/* SDK spelling: #include <AbilityKit/native_child_process.h> */
-#include "../native_child_process.h"

@@ -1,2 +1,0 @@
-/* SDK spelling: #include <IPCKit/ipc_cparcel.h> */
-#include "../ipc_cparcel.h"

@@ -1,2 +1,0 @@
-/* SDK spelling: #include <IPCKit/ipc_cremote_object.h> */
-#include "../ipc_cremote_object.h"

@@ -1,2 +1,0 @@
-/* SDK spelling: #include <IPCKit/ipc_cskeleton.h> */
-#include "../ipc_cskeleton.h"

@@ -1,2 +1,0 @@
-/* SDK spelling: #include <IPCKit/ipc_error_code.h> */
-#include "../ipc_error_code.h"

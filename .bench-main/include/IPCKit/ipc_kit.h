@@ -1,2 +1,0 @@
-/* SDK spelling: #include <IPCKit/ipc_kit.h> */
-#include "../ipc_kit.h"

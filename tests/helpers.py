@@ -59,6 +59,16 @@ def _parent_of(pid: int) -> int:
     return int(stat[stat.rindex(b")") + 2 :].split()[1])
 
 
+def is_running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie awaiting its reaper does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 :].split()[0] != b"Z"
+
+
 def _cmdline(pid: int) -> bytes:
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         return f.read()

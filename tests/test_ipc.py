@@ -27,7 +27,7 @@ from ohncp import _errors, _ipc
 from ohncp._ohncp import ffi, lib
 from ohncp.demo import CALC_EXIT, CALC_LIBRARY
 
-from helpers import eventually, native_children, read_until_eof, run_python
+from helpers import eventually, is_running, native_children, read_until_eof, run_python
 
 # Request codes of ipc_child.c.
 ADD, ECHO, EXIT, RETURN, ABORT, FD, PID = range(1, 8)
@@ -787,7 +787,7 @@ def test_leaving_with_ends_the_child() -> None:
             assert calc.returncode is None
             pids.append(calc.pid)
         assert calc.returncode == -signal.SIGKILL
-    assert not any(Path(f"/proc/{pid}").exists() and _runs(pid) for pid in pids)
+    assert not any(is_running(pid) for pid in pids)
 
 
 def test_a_proxy_waits_for_and_kills_its_child() -> None:
@@ -830,13 +830,5 @@ def test_a_timed_out_connect_kills_its_child(
     assert with_pid, "no timed-out connect named its child"
     for error in with_pid:
         assert f"pid {error.pid}" in str(error)
-    assert eventually(lambda: not any(_runs(e.pid) for e in with_pid if e.pid), 10)
+    assert eventually(lambda: not any(is_running(e.pid) for e in with_pid if e.pid), 10)
 
-
-def _runs(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(b")") + 2 :].split()[0] != b"Z"

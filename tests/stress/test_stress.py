@@ -31,7 +31,7 @@ import pytest
 import ohncp
 from ohncp.demo import CALC_ADD, CALC_EXIT, CALC_LIBRARY
 
-from helpers import eventually, native_children, run_python, spawner_processes
+from helpers import eventually, is_running, native_children, run_python, spawner_processes
 
 Entry = Callable[[str], str]
 
@@ -352,22 +352,12 @@ def test_parent_killed_at_random_moments_leaves_no_orphan(
         total += len(pids)
 
         def gone(pids: list[int] = pids) -> bool:
-            return not any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in pids)
+            return not any(is_running(pid) for pid in pids)
 
         if not eventually(gone, 10):
-            orphans.extend(pid for pid in pids if _alive(pid))
+            orphans.extend(pid for pid in pids if is_running(pid))
     for pid in orphans:
         os.kill(pid, signal.SIGKILL)
     assert orphans == []
     report("parent_sigkill", rounds=rounds, children=total, orphans=len(orphans))
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie awaiting its reaper does not count)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(b")") + 2 :].split()[0] != b"Z"
 

@@ -804,18 +804,21 @@ static int request_job(struct ipc_conn *c, struct received *m, struct job **ret,
         ipc_stub_ref(stub);
     pthread_mutex_unlock(&c->lock);
     OHIPCParcel *data = received_parcel(c, m);
-    struct job *j = data != NULL && stub != NULL ? calloc(1, sizeof *j) : NULL;
+    /* The peer's library checks codes before sending, but the peer is not
+     * trusted: a code the send side refuses never reaches a stub either. */
+    bool code_ok = ipc_code_valid((uint32_t)m->h.code);
+    struct job *j = data != NULL && stub != NULL && code_ok ? calloc(1, sizeof *j) : NULL;
     if (j == NULL) {
         OH_IPCParcel_Destroy(data);
         if (stub != NULL)
             ipc_stub_unref(stub);
         if (data == NULL)
             return -1; /* malformed */
-        if (!oneway) /* released meanwhile, or out of memory */
-            *pr = (struct pending_reply){true, m->h.seq,
-                                         stub == NULL ? OH_IPC_DEAD_REMOTE_OBJECT
-                                                      : OH_IPC_INNER_ERROR,
-                                         NULL};
+        int status = stub == NULL ? OH_IPC_DEAD_REMOTE_OBJECT /* released meanwhile */
+                     : !code_ok   ? OH_IPC_CODE_OUT_OF_RANGE /* as the send side says */
+                                  : OH_IPC_INNER_ERROR; /* out of memory */
+        if (!oneway)
+            *pr = (struct pending_reply){true, m->h.seq, status, NULL};
         return 0;
     }
     conn_ref(c);

@@ -1,0 +1,117 @@
+/* test_ipc_wire_peer.c - the IPC engine against a hostile peer that this
+ * test plays itself, byte by byte, on the other end of a socketpair: the
+ * engine serves a stub on one end (OH_Ohncp_IPCServeChannel, as a child
+ * does), the test writes raw messages on the other and reads what comes
+ * back, so every answer the engine gives is seen exactly. */
+#include "testlib.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <IPCKit/ipc_kit.h>
+
+#include "ipc_bridge.h"
+#include "ipc_transport.h"
+
+struct peer {
+    int fd;        /* our end */
+    uint32_t root; /* the export id of the served stub */
+};
+
+struct msg {
+    struct ipc_wire_hdr h;
+    struct ipc_wire_obj objs[4];
+    uint8_t data[4096];
+};
+
+/* One message from the engine within 20 s (fds that come with it are
+ * closed); its length, or -1. */
+static ssize_t recv_msg(int fd, struct msg *m) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 20000) != 1)
+        return -1;
+    union {
+        char b[CMSG_SPACE(sizeof(int) * 253)];
+        struct cmsghdr a;
+    } u;
+    struct iovec iov = {m, sizeof *m};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+                        .msg_controllen = sizeof u.b};
+    ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(c) + i * sizeof f, sizeof f);
+                close(f);
+            }
+        }
+    }
+    return n;
+}
+
+static void send_hdr(int fd, uint16_t type, uint16_t flags, uint32_t seq, uint32_t target,
+                     int32_t code) {
+    struct ipc_wire_hdr h = {IPC_MAGIC, type, flags, seq, target, code, 0, 0};
+    CHECK_EQ(send(fd, &h, sizeof h, MSG_NOSIGNAL), (ssize_t)sizeof h);
+}
+
+/* Serve `root` on a new socketpair; read its HELLO. */
+static struct peer serve(OHIPCRemoteStub *root) {
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    CHECK_EQ(OH_Ohncp_IPCServeChannel(sv[0], root), 0);
+    struct msg m;
+    CHECK(recv_msg(sv[1], &m) > 0);
+    CHECK_EQ(m.h.type, IPC_MSG_HELLO);
+    CHECK_EQ(m.h.nobjs, 1);
+    return (struct peer){sv[1], m.objs[0].id};
+}
+
+static int calls;
+static uint32_t last_code;
+static int count_calls(uint32_t code, const OHIPCParcel *d, OHIPCParcel *r, void *u) {
+    (void)d, (void)r, (void)u;
+    __atomic_store_n(&last_code, code, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* The reply to request `seq`; its status. */
+static int32_t reply_status(int fd, uint32_t seq) {
+    struct msg m;
+    CHECK(recv_msg(fd, &m) > 0);
+    CHECK_EQ(m.h.type, IPC_MSG_REPLY);
+    CHECK_EQ(m.h.seq, seq);
+    return m.h.code;
+}
+
+/* The send side refuses codes 0 and above 0xFFFFFF with
+ * OH_IPC_CODE_OUT_OF_RANGE; a peer that sends them anyway gets the same
+ * answer, and the stub never sees them. */
+TEST(bad_codes_never_reach_the_stub) {
+    OHIPCRemoteStub *stub = OH_IPCRemoteStub_Create("ohncp.test.Count", count_calls, NULL, NULL);
+    struct peer p = serve(stub);
+    const uint32_t bad[] = {0, 0x1000000u, 0xFFFFFFFFu};
+    uint32_t seq = 1;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        send_hdr(p.fd, IPC_MSG_REQUEST, 0, seq, p.root, (int32_t)bad[i]);
+        CHECK_EQ(reply_status(p.fd, seq), OH_IPC_CODE_OUT_OF_RANGE);
+        seq++;
+        /* oneway: no answer, and no call either */
+        send_hdr(p.fd, IPC_MSG_REQUEST, IPC_FLAG_ONEWAY, 0, p.root, (int32_t)bad[i]);
+    }
+    /* the connection still serves good codes, at both ends of the range */
+    send_hdr(p.fd, IPC_MSG_REQUEST, 0, seq, p.root, 1);
+    CHECK_EQ(reply_status(p.fd, seq++), 0);
+    send_hdr(p.fd, IPC_MSG_REQUEST, 0, seq, p.root, 0xFFFFFF);
+    CHECK_EQ(reply_status(p.fd, seq++), 0);
+    CHECK_EQ(OH_Ohncp_IPCDrain(10000), 0);
+    CHECK_EQ(__atomic_load_n(&calls, __ATOMIC_RELAXED), 2);
+    CHECK_EQ(__atomic_load_n(&last_code, __ATOMIC_RELAXED), 0xFFFFFF);
+    close(p.fd);
+    OH_IPCRemoteStub_Destroy(stub);
+}

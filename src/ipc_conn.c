@@ -503,6 +503,35 @@ void ipc_conn_forget_import(OHIPCRemoteProxy *p) {
 
 /* ---- 4. sending ------------------------------------------------------------------------ */
 
+/* Take back the exports that wire_objects counted for the first `n`
+ * objects of a message that then did not go out (the peer never got them,
+ * so it will never release them: kept, they would hold the stubs until the
+ * connection dies). Connection lock held; the stubs whose entry went are
+ * unreferenced by the caller, outside it, through *gone. */
+static size_t unexport_objects(struct ipc_conn *c, const struct ipc_wire_obj *objs, size_t n,
+                               OHIPCRemoteStub **gone) {
+    size_t ngone = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (objs[i].kind != PARCEL_OBJECT_STUB || objs[i].owner != IPC_OWNER_SENDER ||
+            objs[i].id == 0)
+            continue; /* an fd, a proxy named back, or not exported */
+        OHIPCRemoteStub *stub = release_export(c, objs[i].id, 1);
+        if (stub != NULL)
+            gone[ngone++] = stub;
+    }
+    return ngone;
+}
+
+/* unexport_objects, locking, and the stubs' references dropped. */
+static void unexport_message(struct ipc_conn *c, const struct ipc_wire_obj *objs, size_t n) {
+    static __thread OHIPCRemoteStub *gone[IPC_MAX_OBJECTS];
+    pthread_mutex_lock(&c->lock);
+    size_t ngone = unexport_objects(c, objs, n, gone);
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < ngone; i++)
+        ipc_stub_unref(gone[i]);
+}
+
 /* Describe the parcel's objects for the wire: our stubs are exported, our
  * proxies to the peer's objects name them back. */
 static int wire_objects(struct ipc_conn *c, const OHIPCParcel *data, struct ipc_wire_obj *out,
@@ -513,7 +542,8 @@ static int wire_objects(struct ipc_conn *c, const OHIPCParcel *data, struct ipc_
         return OH_IPC_PARCEL_WRITE_ERROR;
     int rc = 0;
     pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    size_t i = 0; /* out[0..i) are filled in */
+    for (; i < n && rc == 0; i++) {
         const struct parcel_object *o = &objs[i];
         out[i] = (struct ipc_wire_obj){o->kind, o->offset, 0, 0};
         if (o->kind == PARCEL_OBJECT_FD) {
@@ -538,6 +568,8 @@ static int wire_objects(struct ipc_conn *c, const OHIPCParcel *data, struct ipc_
             rc = OH_IPC_PARCEL_WRITE_ERROR;
     }
     pthread_mutex_unlock(&c->lock);
+    if (rc != 0) /* a refused send leaves nothing exported */
+        unexport_message(c, out, i);
     *ret_nobjs = n;
     *ret_nfds = nfds;
     return rc;
@@ -573,8 +605,10 @@ static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParc
         memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
     }
     ssize_t n = sys_sendmsg(c->fd, &msg, 0);
-    if (n == -EMSGSIZE || n == -ENOBUFS)
+    if (n == -EMSGSIZE || n == -ENOBUFS) {
+        unexport_message(c, objs, nobjs);
         return OH_IPC_PARCEL_WRITE_ERROR;
+    }
     if (n < 0) {
         conn_fail(c);
         return OH_IPC_DEAD_REMOTE_OBJECT;

@@ -115,3 +115,60 @@ TEST(bad_codes_never_reach_the_stub) {
     close(p.fd);
     OH_IPCRemoteStub_Destroy(stub);
 }
+
+/* Play a child: send HELLO naming our object 1 on a new socketpair, and
+ * have the engine accept it; *proxy reaches our object 1. Our end. */
+static int accept_peer(OHIPCRemoteProxy **proxy) {
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    struct {
+        struct ipc_wire_hdr h;
+        struct ipc_wire_obj o;
+    } hello = {{IPC_MAGIC, IPC_MSG_HELLO, 0, 0, 0, 0, 0, 1},
+               {PARCEL_OBJECT_STUB, 0, IPC_OWNER_SENDER, 1}};
+    CHECK_EQ(send(sv[1], &hello, sizeof hello, MSG_NOSIGNAL), (ssize_t)sizeof hello);
+    CHECK_EQ(OH_Ohncp_IPCAcceptChannel(sv[0], 10000, proxy), 0);
+    return sv[1];
+}
+
+static int destroyed;
+static void on_destroy(void *u) {
+    (void)u;
+    __atomic_add_fetch(&destroyed, 1, __ATOMIC_RELAXED);
+}
+
+/* A send refused after the parcel's stub was exported (too many fds
+ * behind it, or a proxy to a third process behind it) takes the export
+ * back: once its owner lets go, the stub is destroyed at once, not when the
+ * peer dies. Nothing went out: the peer gets no message. */
+TEST(a_refused_send_leaves_nothing_exported) {
+    OHIPCRemoteProxy *proxy, *third;
+    int fd = accept_peer(&proxy);
+    int other = accept_peer(&third);
+    for (int k = 0; k < 2; k++) {
+        OHIPCRemoteStub *stub =
+            OH_IPCRemoteStub_Create("ohncp.test.Refused", count_calls, on_destroy, NULL);
+        OHIPCParcel *data = OH_IPCParcel_Create(), *reply = OH_IPCParcel_Create();
+        CHECK_EQ(OH_IPCParcel_WriteRemoteStub(data, stub), OH_IPC_SUCCESS);
+        CHECK_EQ(OH_IPCParcel_WriteRemoteStub(data, stub), OH_IPC_SUCCESS); /* twice */
+        if (k == 0) {
+            for (int i = 0; i < (int)IPC_MAX_FDS + 1; i++)
+                CHECK_EQ(OH_IPCParcel_WriteFileDescriptor(data, 0), OH_IPC_SUCCESS);
+        } else {
+            CHECK_EQ(OH_IPCParcel_WriteRemoteProxy(data, third), OH_IPC_SUCCESS);
+        }
+        CHECK_EQ(OH_IPCRemoteProxy_SendRequest(proxy, 1, data, reply, NULL),
+                 OH_IPC_PARCEL_WRITE_ERROR);
+        OH_IPCParcel_Destroy(data);
+        OH_IPCParcel_Destroy(reply);
+        OH_IPCRemoteStub_Destroy(stub);
+        CHECK_EQ(__atomic_load_n(&destroyed, __ATOMIC_RELAXED), k + 1);
+    }
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    CHECK_EQ(poll(&p, 1, 0), 0);
+    CHECK_EQ(OH_IPCRemoteProxy_IsRemoteDead(proxy), 0);
+    OH_IPCRemoteProxy_Destroy(proxy);
+    OH_IPCRemoteProxy_Destroy(third);
+    close(fd);
+    close(other);
+}

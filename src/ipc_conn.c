@@ -640,6 +640,11 @@ struct received {
     const uint8_t *data;
     int fds[IPC_MAX_FDS + 3];
     size_t nfds;
+    /* The kernel could not hand us (all) the fds that came with it: this
+     * process has no free fd. (The control buffer holds SCM_MAX_FD fds, the
+     * most a message can carry, so nothing else truncates it.) A shortage
+     * of ours, not the peer's fault: only this message fails. */
+    bool lost_fds;
 };
 
 static void close_received(struct received *m) {
@@ -689,8 +694,9 @@ static int recv_message(struct ipc_conn *c, uint8_t **buf, struct received *m, i
         for (size_t i = 0; i < k && m->nfds < IPC_MAX_FDS + 3; i++)
             memcpy(&m->fds[m->nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
     }
-    if (n < (ssize_t)sizeof m->h || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+    if (n < (ssize_t)sizeof m->h || (msg.msg_flags & MSG_TRUNC))
         goto bad;
+    m->lost_fds = (msg.msg_flags & MSG_CTRUNC) != 0;
     if (m->h.magic != IPC_MAGIC || m->h.nobjs > IPC_MAX_OBJECTS ||
         m->h.data_len > PARCEL_MAX_DATA ||
         (size_t)n != sizeof m->h + m->h.nobjs * sizeof(struct ipc_wire_obj) + m->h.data_len)
@@ -903,11 +909,42 @@ static int handle_desc_query(struct ipc_conn *c, struct received *m, struct pend
     return 0;
 }
 
+/* A request or a reply whose fds we could not take (no free fd here):
+ * that one call fails with OH_IPC_INNER_ERROR and the connection lives on.
+ * Its objects are taken and dropped at once, so the peer's exports are
+ * released as for any parcel. Other messages never carry fds. */
+static int handle_lost_fds(struct ipc_conn *c, struct received *m, struct pending_reply *pr) {
+    static __thread struct parcel_object objs[IPC_MAX_OBJECTS];
+    close_received(m);
+    if (local_objects(c, m, objs) == 0) /* it unrefs them itself otherwise */
+        unref_objects(objs, m->h.nobjs);
+    if (m->h.type == IPC_MSG_REQUEST) {
+        if (!(m->h.flags & IPC_FLAG_ONEWAY))
+            *pr = (struct pending_reply){true, m->h.seq, OH_IPC_INNER_ERROR, NULL};
+        return 0;
+    }
+    if (m->h.type != IPC_MSG_REPLY)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    struct waiter *w = c->waiters;
+    while (w != NULL && (w->seq != m->h.seq || w->done))
+        w = w->next;
+    if (w != NULL) {
+        w->done = true;
+        w->status = OH_IPC_INNER_ERROR;
+        wake_waiter(w);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
 /* Act on one message; a request becomes *job for the caller to run or
  * queue. Returns -1 if the peer must be dropped. */
 static int dispatch(struct ipc_conn *c, struct received *m, struct job **job,
                     struct pending_reply *pr) {
     *job = NULL;
+    if (m->lost_fds)
+        return handle_lost_fds(c, m, pr);
     switch (m->h.type) {
     case IPC_MSG_REQUEST:
         return request_job(c, m, job, pr);
@@ -1281,8 +1318,11 @@ static void await_reply(struct ipc_conn *c, struct waiter *w, struct reader *me)
 int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCParcel *data,
                           OHIPCParcel *reply, bool oneway) {
     struct ipc_conn *c = proxy->conn;
-    if (!oneway)
-        (void)this_reader(); /* see below */
+    /* Made now (see this_reader); without one (no free fd for its eventfd)
+     * this thread could not read its reply, and nobody else might: an
+     * error for this call, and the next one tries again. */
+    if (!oneway && this_reader() == NULL)
+        return OH_IPC_INNER_ERROR;
     struct waiter w = {.wake_fd = -1, .cond = PTHREAD_COND_INITIALIZER};
     struct ipc_wire_hdr h = {.type = IPC_MSG_REQUEST, .flags = oneway ? IPC_FLAG_ONEWAY : 0,
                              .target = proxy->remote_id, .code = (int32_t)code};
@@ -1324,7 +1364,8 @@ int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCPar
 
 char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
     struct ipc_conn *c = proxy->conn;
-    (void)this_reader(); /* see ipc_conn_send_request */
+    if (this_reader() == NULL) /* see ipc_conn_send_request */
+        return NULL;
     OHIPCParcel *reply = OH_IPCParcel_Create();
     struct waiter w = {.wake_fd = -1, .cond = PTHREAD_COND_INITIALIZER};
     struct ipc_wire_hdr h = {.type = IPC_MSG_DESC_QUERY, .target = proxy->remote_id};

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <IPCKit/ipc_kit.h>
@@ -171,4 +173,149 @@ TEST(a_refused_send_leaves_nothing_exported) {
     OH_IPCRemoteProxy_Destroy(third);
     close(fd);
     close(other);
+}
+
+/* ---- running out of fds ---- */
+
+/* A peer that answers every request: code 2 with a reply carrying one fd
+ * (a pipe's), any other with an empty one; it ends when its socket does. */
+struct answerer {
+    int fd;
+    int give; /* the fd code 2 replies carry */
+};
+
+static void *answer_main(void *arg) {
+    struct answerer *a = arg;
+    struct msg m;
+    while (recv_msg(a->fd, &m) > 0) {
+        if (m.h.type != IPC_MSG_REQUEST || (m.h.flags & IPC_FLAG_ONEWAY))
+            continue;
+        if (m.h.code != 2) {
+            send_hdr(a->fd, IPC_MSG_REPLY, 0, m.h.seq, 0, 0);
+            continue;
+        }
+        struct {
+            struct ipc_wire_hdr h;
+            struct ipc_wire_obj o;
+            uint32_t slot[2];
+        } r = {{IPC_MAGIC, IPC_MSG_REPLY, 0, m.h.seq, 0, 0, 8, 1},
+               {PARCEL_OBJECT_FD, 0, 0, 0},
+               {PARCEL_OBJECT_FD, 0}};
+        union {
+            char b[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } u;
+        struct iovec iov = {&r, sizeof r};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+                            .msg_controllen = sizeof u.b};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &a->give, sizeof(int));
+        CHECK_EQ(sendmsg(a->fd, &mh, MSG_NOSIGNAL), (ssize_t)sizeof r);
+    }
+    return NULL;
+}
+
+static int fillers[1024];
+static int nfillers;
+
+/* Use up every fd this process may open (under a lowered RLIMIT_NOFILE). */
+static void exhaust_fds(void) {
+    struct rlimit rl;
+    CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur > 256) {
+        rl.rlim_cur = 256;
+        CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    for (;;) {
+        int f = fcntl(0, F_DUPFD_CLOEXEC, 0);
+        if (f < 0) {
+            CHECK_EQ(errno, EMFILE);
+            return;
+        }
+        CHECK(nfillers < 1024);
+        fillers[nfillers++] = f;
+    }
+}
+
+static void give_fds_back(void) {
+    while (nfillers > 0)
+        close(fillers[--nfillers]);
+}
+
+static int call(OHIPCRemoteProxy *proxy, uint32_t code, int *got_fd) {
+    OHIPCParcel *data = OH_IPCParcel_Create(), *reply = OH_IPCParcel_Create();
+    CHECK(data != NULL && reply != NULL);
+    int rc = OH_IPCRemoteProxy_SendRequest(proxy, code, data, reply, NULL);
+    if (got_fd != NULL && rc == 0)
+        CHECK_EQ(OH_IPCParcel_ReadFileDescriptor(reply, got_fd), OH_IPC_SUCCESS);
+    OH_IPCParcel_Destroy(data);
+    OH_IPCParcel_Destroy(reply);
+    return rc;
+}
+
+struct answered_peer {
+    OHIPCRemoteProxy *proxy;
+    int fd;
+    int pipe[2];
+    pthread_t t;
+    struct answerer a;
+};
+
+static void start_answered(struct answered_peer *p) {
+    p->fd = accept_peer(&p->proxy);
+    CHECK_EQ(pipe2(p->pipe, O_CLOEXEC), 0);
+    p->a = (struct answerer){p->fd, p->pipe[0]};
+    CHECK_EQ(pthread_create(&p->t, NULL, answer_main, &p->a), 0);
+}
+
+static void stop_answered(struct answered_peer *p) {
+    CHECK_EQ(OH_IPCRemoteProxy_IsRemoteDead(p->proxy), 0); /* it lived through it all */
+    shutdown(p->fd, SHUT_RDWR);
+    pthread_join(p->t, NULL);
+    OH_IPCRemoteProxy_Destroy(p->proxy);
+    close(p->fd);
+    close(p->pipe[0]);
+    close(p->pipe[1]);
+}
+
+/* A reply whose fd arrives when this process has no free fd fails that
+ * call (the kernel drops the fd, MSG_CTRUNC); it used to kill the
+ * connection. Once fds are back, the same call works. */
+TEST(a_reply_with_an_fd_at_the_fd_limit_fails_only_that_call) {
+    struct answered_peer p;
+    start_answered(&p);
+    CHECK_EQ(call(p.proxy, 1, NULL), 0); /* this thread's reader exists now */
+    exhaust_fds();
+    CHECK_EQ(call(p.proxy, 2, NULL), OH_IPC_INNER_ERROR);
+    CHECK_EQ(call(p.proxy, 1, NULL), 0); /* no fd in it: fine meanwhile */
+    give_fds_back();
+    int got = -1;
+    CHECK_EQ(call(p.proxy, 2, &got), 0);
+    CHECK(got >= 0);
+    close(got);
+    stop_answered(&p);
+}
+
+static void *first_call_main(void *arg) {
+    OHIPCRemoteProxy *proxy = arg;
+    exhaust_fds();
+    int rc = call(proxy, 1, NULL); /* its reader's eventfd cannot be made */
+    give_fds_back();
+    CHECK_EQ(rc, OH_IPC_INNER_ERROR);
+    CHECK_EQ(call(proxy, 1, NULL), 0);
+    return NULL;
+}
+
+/* A thread's first synchronous call with no free fd returns an error (it
+ * used to wait for ever, even once fds were back); its next call works. */
+TEST(a_first_call_without_a_free_fd_is_an_error) {
+    struct answered_peer p;
+    start_answered(&p);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, first_call_main, p.proxy), 0);
+    pthread_join(t, NULL);
+    stop_answered(&p);
 }

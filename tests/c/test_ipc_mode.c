@@ -192,6 +192,43 @@ TEST(start_failures) {
     }
 }
 
+/* A child that reports "connected" but withholds its HELLO does not hold
+ * up the runtime thread: another child starts, is called and exits, its
+ * callbacks arriving while the first one's start is still pending (they
+ * used to wait for its whole start timeout). */
+TEST_TIMEOUT(a_withheld_hello_does_not_stall_other_children, 90) {
+    register_recorder();
+    setenv("OHNCP_START_TIMEOUT_MS", "20000", 1);
+    char marker[4096], release[4200];
+    snprintf(marker, sizeof marker, "%s/connected", testlib_case_dir());
+    snprintf(release, sizeof release, "%s.release", marker);
+    setenv("OHNCP_TEST_MARKER", marker, 1);
+    CHECK_EQ(OH_Ability_CreateNativeChildProcess(IPC_LIB("child_ipc_nohello"), on_started),
+             NCP_NO_ERROR);
+    for (int i = 0; i < 1500 && access(marker, F_OK) != 0; i++)
+        usleep(10000);
+    CHECK_EQ(access(marker, F_OK), 0); /* it reported "connected" before this */
+    usleep(300000); /* for the runtime thread to take that report */
+    CHECK_EQ(OH_Ability_CreateNativeChildProcess(IPC_LIB("child_ipc"), on_started), NCP_NO_ERROR);
+    OHIPCRemoteProxy *good = NULL;
+    CHECK_EQ(wait_started(0, &good), NCP_NO_ERROR); /* the first callback: the good child's */
+    CHECK(good != NULL);
+    int32_t pid = OH_Ohncp_RemoteProxyGetPid(good);
+    CHECK_EQ(call_int(good, CHILD_EXIT, 0), 0);
+    CHECK_EQ(wait_exit(pid, 15000), 0);
+    pthread_mutex_lock(&cb_lock);
+    int started = nstarts;
+    pthread_mutex_unlock(&cb_lock);
+    CHECK_EQ(started, 1); /* the other one still waits for its HELLO */
+    int fd = open(release, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK_EQ(wait_started(1, NULL), NCP_ERR_CONNECTION_FAILED); /* it ended without one */
+    OH_IPCRemoteProxy_Destroy(good);
+    unsetenv("OHNCP_TEST_MARKER");
+    unsetenv("OHNCP_START_TIMEOUT_MS");
+}
+
 TEST(start_timeout) {
     setenv("OHNCP_START_TIMEOUT_MS", "300", 1);
     CHECK_EQ(OH_Ability_CreateNativeChildProcess(IPC_LIB("child_ipc_hang"), on_started), NCP_NO_ERROR);

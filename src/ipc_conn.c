@@ -575,8 +575,11 @@ static int wire_objects(struct ipc_conn *c, const OHIPCParcel *data, struct ipc_
     return rc;
 }
 
-/* Send one message carrying `data` (may be NULL). Returns an OH_IPC_* code. */
-static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParcel *data) {
+/* Send one message carrying `data` (may be NULL). `flags`: MSG_DONTWAIT
+ * for a message that must not wait for room, whose peer is dropped if it
+ * has none (see read_one). Returns an OH_IPC_* code. */
+static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParcel *data,
+                     int flags) {
     static __thread struct ipc_wire_obj objs[IPC_MAX_OBJECTS];
     int fds[IPC_MAX_FDS];
     size_t nobjs = 0, nfds = 0, size = 0;
@@ -604,7 +607,7 @@ static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParc
         cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
         memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
     }
-    ssize_t n = sys_sendmsg(c->fd, &msg, 0);
+    ssize_t n = sys_sendmsg(c->fd, &msg, flags);
     if (n == -EMSGSIZE || n == -ENOBUFS) {
         unexport_message(c, objs, nobjs);
         return OH_IPC_PARCEL_WRITE_ERROR;
@@ -793,9 +796,10 @@ static OHIPCParcel *received_parcel(struct ipc_conn *c, struct received *m) {
 
 /* ---- 6. requests, replies, descriptors ------------------------------------------------------ */
 
-static void reply_to(struct ipc_conn *c, uint32_t seq, int status, const OHIPCParcel *data) {
+static void reply_to(struct ipc_conn *c, uint32_t seq, int status, const OHIPCParcel *data,
+                     int flags) {
     struct ipc_wire_hdr h = {.type = IPC_MSG_REPLY, .seq = seq, .code = status};
-    (void)conn_send(c, &h, status == OH_IPC_SUCCESS ? data : NULL);
+    (void)conn_send(c, &h, status == OH_IPC_SUCCESS ? data : NULL, flags);
 }
 
 static void run_request(struct job *j) {
@@ -806,7 +810,7 @@ static void run_request(struct job *j) {
                            : j->stub->on_request(j->code, j->data, reply, j->stub->user);
     calling = saved;
     if (!j->oneway)
-        reply_to(j->conn, j->seq, ipc_map_status(rc), reply);
+        reply_to(j->conn, j->seq, ipc_map_status(rc), reply, 0);
     OH_IPCParcel_Destroy(reply);
     OH_IPCParcel_Destroy(j->data);
     ipc_stub_unref(j->stub);
@@ -994,8 +998,14 @@ static int read_one(struct ipc_conn *c, uint8_t **buf, struct job **job, bool as
         r = -1;
     pthread_mutex_unlock(&c->rlock);
     ipc_stub_release_held();
+    /* A refusal (DEAD for an id never exported, a bad code, lost fds) does
+     * not wait for room: a peer that sends such requests and does not read
+     * would otherwise hold this thread in sendmsg, and, if it is a caller
+     * waiting for its own reply, while the peer waits to send that reply
+     * (a deadlock). No room means that peer breaks the protocol: it is
+     * dropped. A descriptor, a real answer, waits as replies do. */
     if (pr.set) {
-        reply_to(c, pr.seq, pr.status, pr.data);
+        reply_to(c, pr.seq, pr.status, pr.data, pr.status == OH_IPC_SUCCESS ? 0 : MSG_DONTWAIT);
         OH_IPCParcel_Destroy(pr.data);
     }
     pthread_mutex_lock(&c->lock);
@@ -1339,7 +1349,7 @@ int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCPar
         me = claim_reader(c, &w);
     }
     pthread_mutex_unlock(&c->lock);
-    int rc = conn_send(c, &h, data);
+    int rc = conn_send(c, &h, data, 0);
     pthread_mutex_lock(&c->lock);
     if (!oneway && rc == OH_IPC_SUCCESS)
         await_reply(c, &w, me);
@@ -1383,7 +1393,7 @@ char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
         OH_IPCParcel_Destroy(reply);
         return NULL;
     }
-    int rc = conn_send(c, &h, NULL);
+    int rc = conn_send(c, &h, NULL, 0);
     pthread_mutex_lock(&c->lock);
     if (rc == OH_IPC_SUCCESS)
         await_reply(c, &w, me);
@@ -1425,7 +1435,7 @@ int OH_Ohncp_IPCServeChannel(int fd, OHIPCRemoteStub *root) {
     if (rc == 0)
         rc = engine_add(c); /* before HELLO: the parent may call at once */
     struct ipc_wire_hdr h = {.type = IPC_MSG_HELLO};
-    if (rc == 0 && conn_send(c, &h, p) != OH_IPC_SUCCESS)
+    if (rc == 0 && conn_send(c, &h, p, 0) != OH_IPC_SUCCESS)
         rc = -EPIPE;
     OH_IPCParcel_Destroy(p);
     if (rc < 0 && c != NULL)

@@ -319,3 +319,90 @@ TEST(a_first_call_without_a_free_fd_is_an_error) {
     pthread_join(t, NULL);
     stop_answered(&p);
 }
+
+/* ---- a peer that sends and does not read ---- */
+
+struct caller {
+    OHIPCRemoteProxy *proxy;
+    int rc;
+};
+
+static void *caller_main(void *arg) {
+    struct caller *c = arg;
+    c->rc = call(c->proxy, 1, NULL);
+    return NULL;
+}
+
+/* Sends `count` requests and descriptor queries for an id never exported
+ * (blocking sends, as a peer that does not care), then the reply to `seq`;
+ * stops at the first failed send. */
+struct flood {
+    int fd;
+    uint32_t seq;
+    int count;
+};
+
+static void *flood_main(void *arg) {
+    struct flood *f = arg;
+    for (int i = 0; i < f->count; i++) {
+        struct ipc_wire_hdr h = {IPC_MAGIC, i % 2 ? IPC_MSG_DESC_QUERY : IPC_MSG_REQUEST, 0,
+                                 1000 + (uint32_t)i, 999, 1, 0, 0};
+        if (send(f->fd, &h, sizeof h, MSG_NOSIGNAL) < 0)
+            return NULL; /* dropped */
+    }
+    struct ipc_wire_hdr r = {IPC_MAGIC, IPC_MSG_REPLY, 0, f->seq, 0, 0, 0, 0};
+    (void)send(f->fd, &r, sizeof r, MSG_NOSIGNAL);
+    return NULL;
+}
+
+/* While a thread waits for its reply (and so reads the connection), the
+ * peer floods it with requests and descriptor queries for ids never
+ * exported, never reading the answers, then sends the reply. The DEAD
+ * answers used to block the caller in sendmsg while the peer blocked
+ * sending: both hung. Now a peer with no room for a refusal is dropped:
+ * the call returns (DEAD), and the engine serves others. */
+TEST(a_peer_that_sends_bogus_requests_and_does_not_read_is_dropped) {
+    OHIPCRemoteProxy *proxy;
+    int fd = accept_peer(&proxy);
+    struct caller c = {proxy, -1};
+    pthread_t t, ft;
+    CHECK_EQ(pthread_create(&t, NULL, caller_main, &c), 0);
+    struct msg m;
+    CHECK(recv_msg(fd, &m) > 0);
+    CHECK_EQ(m.h.type, IPC_MSG_REQUEST);
+    struct flood f = {fd, m.h.seq, 5000};
+    CHECK_EQ(pthread_create(&ft, NULL, flood_main, &f), 0);
+    pthread_join(t, NULL);
+    pthread_join(ft, NULL);
+    CHECK_EQ(c.rc, OH_IPC_DEAD_REMOTE_OBJECT);
+    /* another peer is served after */
+    struct answered_peer p;
+    start_answered(&p);
+    CHECK_EQ(call(p.proxy, 1, NULL), 0);
+    stop_answered(&p);
+    OH_IPCRemoteProxy_Destroy(proxy);
+    close(fd);
+}
+
+/* The same against the workers (a stub is exported, so they read): they
+ * drop the flooding peer rather than block in sendmsg for it, and the
+ * connection's end is seen (the peer reads EOF). */
+TEST(workers_drop_a_peer_that_floods_bogus_requests_without_reading) {
+    OHIPCRemoteStub *stub = OH_IPCRemoteStub_Create("ohncp.test.Count", count_calls, NULL, NULL);
+    struct peer p = serve(stub);
+    for (uint32_t i = 0; i < 100000; i++) {
+        struct ipc_wire_hdr h = {IPC_MAGIC, IPC_MSG_REQUEST, 0, 1000 + i, 999, 1, 0, 0};
+        if (send(p.fd, &h, sizeof h, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            break;
+    }
+    /* keep sending (blocking) until the engine hangs up on us */
+    for (uint32_t i = 0;; i++) {
+        struct ipc_wire_hdr h = {IPC_MAGIC, IPC_MSG_REQUEST, 0, 500000 + i, 999, 1, 0, 0};
+        if (send(p.fd, &h, sizeof h, MSG_NOSIGNAL) < 0) {
+            CHECK(errno == EPIPE || errno == ECONNRESET);
+            break;
+        }
+    }
+    close(p.fd);
+    OH_IPCRemoteStub_Destroy(stub);
+}

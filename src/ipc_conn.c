@@ -243,14 +243,27 @@ struct export_entry {
     OHIPCRemoteStub *stub;
 };
 
-/* Requests one peer may have queued or running here at once; a peer that
- * sends more is flooding us and is disconnected. */
+/* Requests one peer may have queued or running here at once. At this many
+ * the workers stop reading the peer (conn.throttled): its socket fills and
+ * its sends wait, so a fast sender is slowed, never dropped. They read it
+ * again once half are done (a little slack, so that a saturated peer does
+ * not cost an epoll_ctl per request). */
 #define MAX_INFLIGHT 4096
+#define RESUME_INFLIGHT (MAX_INFLIGHT / 2)
+/* A thread waiting for its own reply reads its connection whatever the
+ * count (the reply may be behind requests whose handlers wait for a reply
+ * too); a peer that gets this far past the limit meanwhile breaks the
+ * protocol and is disconnected. */
+#define HARD_MAX_INFLIGHT (4 * MAX_INFLIGHT)
 
 struct ipc_conn {
     int refs; /* atomic: the engine's registration, proxies, jobs, waiters */
     int fd;
     int inflight; /* requests from the peer queued or running (atomic) */
+    /* The workers stopped reading at MAX_INFLIGHT (atomic, seq_cst with
+     * inflight: whoever of a reader setting it and a request ending sees
+     * the other last resumes the reading, so it is never left off). */
+    int throttled;
     bool reading; /* a waiting thread reads it (the workers do not) */
     bool blocking; /* ... in a blocking recvmsg: the workers must not read */
     bool missed;   /* a worker left an event to that reader */
@@ -802,6 +815,29 @@ static void reply_to(struct ipc_conn *c, uint32_t seq, int status, const OHIPCPa
     (void)conn_send(c, &h, status == OH_IPC_SUCCESS ? data : NULL, flags);
 }
 
+/* Let the workers read `c` again after a throttle; epoll is told afresh,
+ * so it reports what waits in the socket (no new edge would come: the
+ * sender waits for room). */
+static void resume_reading(struct ipc_conn *c) {
+    pthread_mutex_lock(&c->lock);
+    if (__atomic_exchange_n(&c->throttled, 0, __ATOMIC_SEQ_CST))
+        update_watch(c, true);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Whether a worker must leave `c` unread for now (the peer has
+ * MAX_INFLIGHT requests here). */
+static bool throttle(struct ipc_conn *c) {
+    if (__atomic_load_n(&c->inflight, __ATOMIC_SEQ_CST) < MAX_INFLIGHT)
+        return false;
+    __atomic_store_n(&c->throttled, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&c->inflight, __ATOMIC_SEQ_CST) > RESUME_INFLIGHT)
+        return true;
+    /* they ended meanwhile, maybe before seeing the flag: read on */
+    __atomic_store_n(&c->throttled, 0, __ATOMIC_SEQ_CST);
+    return false;
+}
+
 static void run_request(struct job *j) {
     OHIPCParcel *reply = OH_IPCParcel_Create();
     struct ipc_calling saved = calling;
@@ -814,7 +850,9 @@ static void run_request(struct job *j) {
     OH_IPCParcel_Destroy(reply);
     OH_IPCParcel_Destroy(j->data);
     ipc_stub_unref(j->stub);
-    __atomic_sub_fetch(&j->conn->inflight, 1, __ATOMIC_RELAXED);
+    if (__atomic_sub_fetch(&j->conn->inflight, 1, __ATOMIC_SEQ_CST) <= RESUME_INFLIGHT &&
+        __atomic_load_n(&j->conn->throttled, __ATOMIC_SEQ_CST))
+        resume_reading(j->conn);
     conn_unref(j->conn);
     pthread_mutex_lock(&eng.lock);
     if (--eng.busy == 0)
@@ -837,7 +875,7 @@ static int request_job(struct ipc_conn *c, struct received *m, struct job **ret,
                        struct pending_reply *pr) {
     bool oneway = m->h.flags & IPC_FLAG_ONEWAY;
     *ret = NULL;
-    if (__atomic_load_n(&c->inflight, __ATOMIC_RELAXED) >= MAX_INFLIGHT) {
+    if (__atomic_load_n(&c->inflight, __ATOMIC_RELAXED) >= HARD_MAX_INFLIGHT) {
         close_received(m);
         return -1;
     }
@@ -866,7 +904,7 @@ static int request_job(struct ipc_conn *c, struct received *m, struct job **ret,
         return 0;
     }
     conn_ref(c);
-    __atomic_add_fetch(&c->inflight, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&c->inflight, 1, __ATOMIC_SEQ_CST);
     *j = (struct job){JOB_REQUEST, m->pid, m->uid, c, stub, m->h.seq, (uint32_t)m->h.code,
                       oneway, data, NULL, NULL, NULL};
     pthread_mutex_lock(&eng.lock);
@@ -981,6 +1019,8 @@ static int dispatch(struct ipc_conn *c, struct received *m, struct job **job,
 static int read_one(struct ipc_conn *c, uint8_t **buf, struct job **job, bool as_reader) {
     struct received m;
     *job = NULL;
+    if (!as_reader && throttle(c))
+        return 0;
     pthread_mutex_lock(&c->lock);
     if (c->blocking && !as_reader) { /* the reader reads everything */
         c->missed = true;

@@ -229,6 +229,25 @@ TEST_TIMEOUT(a_withheld_hello_does_not_stall_other_children, 90) {
     unsetenv("OHNCP_START_TIMEOUT_MS");
 }
 
+/* A burst of oneway requests far past the child's in-flight limit (4096
+ * queued or running), each taking a while, slows the sender down; it used
+ * to cost the connection (the child dropped its parent). */
+TEST_TIMEOUT(a_oneway_burst_is_slowed_not_disconnected, 180) {
+    OHIPCRemoteProxy *proxy = start_ipc_child();
+    OH_IPC_MessageOption oneway = {.mode = OH_IPC_REQUEST_MODE_ASYNC};
+    OHIPCParcel *data = OH_IPCParcel_Create();
+    CHECK_EQ(OH_IPCParcel_WriteInt32(data, 1), 0); /* 1 ms each */
+    for (int i = 0; i < 12000; i++)
+        CHECK_EQ(OH_IPCRemoteProxy_SendRequest(proxy, CHILD_SLEEP_MS, data, NULL, &oneway), 0);
+    OH_IPCParcel_Destroy(data);
+    int32_t sum = 0;
+    CHECK_EQ(call_add(proxy, 20, 22, &sum), 0);
+    CHECK_EQ(sum, 42);
+    CHECK_EQ(OH_IPCRemoteProxy_IsRemoteDead(proxy), 0);
+    CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
+    OH_IPCRemoteProxy_Destroy(proxy);
+}
+
 TEST(start_timeout) {
     setenv("OHNCP_START_TIMEOUT_MS", "300", 1);
     CHECK_EQ(OH_Ability_CreateNativeChildProcess(IPC_LIB("child_ipc_hang"), on_started), NCP_NO_ERROR);

@@ -73,6 +73,7 @@ static struct {
     int jobs_fd;         /* eventfd in the epoll set: queued jobs for the workers */
     struct job *head, *tail;
     int workers, in_epoll, max_workers;
+    int stuck; /* pool threads waiting for room to send a reply (send_reply) */
     bool stop_join;
     int busy;             /* requests queued or running */
     pthread_cond_t idle_cond; /* busy dropped to 0 */
@@ -110,6 +111,7 @@ static void run_job(struct job *j) {
 }
 
 static void worker_loop(void);
+static __thread bool pool_thread; /* this thread is one of the pool's */
 
 /* The oldest queued job, taken off the queue; NULL if none (lock held). */
 static struct job *pop_job(void) {
@@ -139,6 +141,7 @@ static void serve_joined(void) {
 
 static void *worker_main(void *arg) {
     (void)arg;
+    pool_thread = true;
     worker_loop();
     return NULL;
 }
@@ -161,8 +164,22 @@ static int start_thread(void *(*fn)(void *), pthread_t *ret) {
 /* Keep a thread in epoll_wait while this one runs a job: start one if none
  * waits there and the pool may grow (lock held). */
 static void keep_a_watcher(void) {
-    if (eng.in_epoll == 0 && eng.workers < eng.max_workers && start_thread(worker_main, NULL) == 0)
+    if (eng.in_epoll == 0 && eng.workers - eng.stuck < eng.max_workers &&
+        start_thread(worker_main, NULL) == 0)
         eng.workers++;
+}
+
+/* A pool thread starts (+1) or stops (-1) waiting for room to send: while
+ * it waits, the pool may grow past it, so that a peer that does not read
+ * cannot take every thread (one of them must watch epoll). */
+static void set_stuck(int d) {
+    if (!pool_thread)
+        return;
+    pthread_mutex_lock(&eng.lock);
+    eng.stuck += d;
+    if (d > 0)
+        keep_a_watcher();
+    pthread_mutex_unlock(&eng.lock);
 }
 
 /* Make the jobs eventfd readable: one epoll worker wakes for the queue. */
@@ -255,6 +272,15 @@ struct export_entry {
  * too); a peer that gets this far past the limit meanwhile breaks the
  * protocol and is disconnected. */
 #define HARD_MAX_INFLIGHT (4 * MAX_INFLIGHT)
+/* Threads that may wait for room to send one peer replies (send_reply). */
+#define MAX_SENDERS 2
+
+struct out_reply {
+    uint32_t seq;
+    int status;
+    OHIPCParcel *reply;
+    struct out_reply *next;
+};
 
 struct ipc_conn {
     int refs; /* atomic: the engine's registration, proxies, jobs, waiters */
@@ -264,6 +290,8 @@ struct ipc_conn {
      * inflight: whoever of a reader setting it and a request ending sees
      * the other last resumes the reading, so it is never left off). */
     int throttled;
+    int senders; /* threads waiting for room to send it a reply (atomic; changed under lock) */
+    struct out_reply *outq, *outq_tail; /* replies waiting for those (lock) */
     bool reading; /* a waiting thread reads it (the workers do not) */
     bool blocking; /* ... in a blocking recvmsg: the workers must not read */
     bool missed;   /* a worker left an event to that reader */
@@ -338,6 +366,12 @@ static void conn_unref(struct ipc_conn *c) {
     }
     pthread_mutex_unlock(&all_lock);
     sys_close(c->fd);
+    while (c->outq != NULL) { /* none is left but by a sender that died with fork */
+        struct out_reply *o = c->outq;
+        c->outq = o->next;
+        OH_IPCParcel_Destroy(o->reply);
+        free(o);
+    }
     free(c->exports);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->rlock);
@@ -588,11 +622,18 @@ static int wire_objects(struct ipc_conn *c, const OHIPCParcel *data, struct ipc_
     return rc;
 }
 
-/* Send one message carrying `data` (may be NULL). `flags`: MSG_DONTWAIT
- * for a message that must not wait for room, whose peer is dropped if it
- * has none (see read_one). Returns an OH_IPC_* code. */
+/* How conn_send treats a socket with no room for the message. */
+enum send_mode {
+    SEND_WAIT,    /* wait for room */
+    SEND_OR_DROP, /* drop the peer: it breaks the protocol (see read_one) */
+    SEND_TRY,     /* return SEND_AGAIN, nothing sent or exported (see send_reply) */
+};
+#define SEND_AGAIN 1 /* not an OH_IPC_* code */
+
+/* Send one message carrying `data` (may be NULL). Returns an OH_IPC_*
+ * code, or SEND_AGAIN (SEND_TRY). */
 static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParcel *data,
-                     int flags) {
+                     enum send_mode mode) {
     static __thread struct ipc_wire_obj objs[IPC_MAX_OBJECTS];
     int fds[IPC_MAX_FDS];
     size_t nobjs = 0, nfds = 0, size = 0;
@@ -620,7 +661,11 @@ static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParc
         cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
         memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
     }
-    ssize_t n = sys_sendmsg(c->fd, &msg, flags);
+    ssize_t n = sys_sendmsg(c->fd, &msg, mode == SEND_WAIT ? 0 : MSG_DONTWAIT);
+    if (n == -EAGAIN && mode == SEND_TRY) {
+        unexport_message(c, objs, nobjs); /* sent again later, exported again then */
+        return SEND_AGAIN;
+    }
     if (n == -EMSGSIZE || n == -ENOBUFS) {
         unexport_message(c, objs, nobjs);
         return OH_IPC_PARCEL_WRITE_ERROR;
@@ -809,10 +854,17 @@ static OHIPCParcel *received_parcel(struct ipc_conn *c, struct received *m) {
 
 /* ---- 6. requests, replies, descriptors ------------------------------------------------------ */
 
-static void reply_to(struct ipc_conn *c, uint32_t seq, int status, const OHIPCParcel *data,
-                     int flags) {
+static int reply_to(struct ipc_conn *c, uint32_t seq, int status, const OHIPCParcel *data,
+                    enum send_mode mode) {
     struct ipc_wire_hdr h = {.type = IPC_MSG_REPLY, .seq = seq, .code = status};
-    (void)conn_send(c, &h, status == OH_IPC_SUCCESS ? data : NULL, flags);
+    return conn_send(c, &h, status == OH_IPC_SUCCESS ? data : NULL, mode);
+}
+
+/* Whether `c` has more than `inflight` requests here, or MAX_SENDERS
+ * threads waiting to send it replies. */
+static bool must_pause(struct ipc_conn *c, int inflight) {
+    return __atomic_load_n(&c->inflight, __ATOMIC_SEQ_CST) > inflight ||
+           __atomic_load_n(&c->senders, __ATOMIC_SEQ_CST) >= MAX_SENDERS;
 }
 
 /* Let the workers read `c` again after a throttle; epoll is told afresh,
@@ -820,22 +872,72 @@ static void reply_to(struct ipc_conn *c, uint32_t seq, int status, const OHIPCPa
  * sender waits for room). */
 static void resume_reading(struct ipc_conn *c) {
     pthread_mutex_lock(&c->lock);
-    if (__atomic_exchange_n(&c->throttled, 0, __ATOMIC_SEQ_CST))
+    if (!must_pause(c, RESUME_INFLIGHT) && __atomic_exchange_n(&c->throttled, 0, __ATOMIC_SEQ_CST))
         update_watch(c, true);
     pthread_mutex_unlock(&c->lock);
 }
 
 /* Whether a worker must leave `c` unread for now (the peer has
- * MAX_INFLIGHT requests here). */
+ * MAX_INFLIGHT requests here, or does not read its replies). */
 static bool throttle(struct ipc_conn *c) {
-    if (__atomic_load_n(&c->inflight, __ATOMIC_SEQ_CST) < MAX_INFLIGHT)
+    if (!must_pause(c, MAX_INFLIGHT - 1))
         return false;
     __atomic_store_n(&c->throttled, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&c->inflight, __ATOMIC_SEQ_CST) > RESUME_INFLIGHT)
+    if (must_pause(c, RESUME_INFLIGHT))
         return true;
     /* they ended meanwhile, maybe before seeing the flag: read on */
     __atomic_store_n(&c->throttled, 0, __ATOMIC_SEQ_CST);
     return false;
+}
+
+/* Send a stub's reply (the parcel is taken). A peer that does not read
+ * must not hold the workers: the reply goes out at once if there is room;
+ * if not, at most MAX_SENDERS threads per connection wait for room (and
+ * the workers stop reading the peer meanwhile, throttle), and any other
+ * reply joins the connection's queue, which those threads send before
+ * they leave. Waiting senders do not count against the pool's size, so
+ * other connections keep their watcher (keep_a_watcher). */
+static void send_reply(struct ipc_conn *c, uint32_t seq, int status, OHIPCParcel *reply) {
+    bool behind = __atomic_load_n(&c->senders, __ATOMIC_SEQ_CST) > 0; /* no use trying */
+    if (!behind && reply_to(c, seq, status, reply, SEND_TRY) != SEND_AGAIN) {
+        OH_IPCParcel_Destroy(reply);
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (__atomic_load_n(&c->senders, __ATOMIC_SEQ_CST) >= MAX_SENDERS) {
+        struct out_reply *o = malloc(sizeof *o);
+        if (o != NULL) {
+            *o = (struct out_reply){seq, status, reply, NULL};
+            *(c->outq != NULL ? &c->outq_tail->next : &c->outq) = o;
+            c->outq_tail = o;
+            pthread_mutex_unlock(&c->lock);
+            return;
+        }
+        /* out of memory: wait as a sender beyond the cap */
+    }
+    __atomic_add_fetch(&c->senders, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&c->lock);
+    set_stuck(1);
+    for (;;) {
+        (void)reply_to(c, seq, status, reply, SEND_WAIT); /* a failure fails c */
+        OH_IPCParcel_Destroy(reply);
+        pthread_mutex_lock(&c->lock);
+        struct out_reply *o = c->outq;
+        if (o == NULL) {
+            __atomic_sub_fetch(&c->senders, 1, __ATOMIC_SEQ_CST);
+            pthread_mutex_unlock(&c->lock);
+            break;
+        }
+        c->outq = o->next;
+        pthread_mutex_unlock(&c->lock);
+        seq = o->seq;
+        status = o->status;
+        reply = o->reply;
+        free(o);
+    }
+    set_stuck(-1);
+    if (__atomic_load_n(&c->throttled, __ATOMIC_SEQ_CST))
+        resume_reading(c);
 }
 
 static void run_request(struct job *j) {
@@ -846,8 +948,9 @@ static void run_request(struct job *j) {
                            : j->stub->on_request(j->code, j->data, reply, j->stub->user);
     calling = saved;
     if (!j->oneway)
-        reply_to(j->conn, j->seq, ipc_map_status(rc), reply, 0);
-    OH_IPCParcel_Destroy(reply);
+        send_reply(j->conn, j->seq, ipc_map_status(rc), reply);
+    else
+        OH_IPCParcel_Destroy(reply);
     OH_IPCParcel_Destroy(j->data);
     ipc_stub_unref(j->stub);
     if (__atomic_sub_fetch(&j->conn->inflight, 1, __ATOMIC_SEQ_CST) <= RESUME_INFLIGHT &&
@@ -1045,7 +1148,8 @@ static int read_one(struct ipc_conn *c, uint8_t **buf, struct job **job, bool as
      * (a deadlock). No room means that peer breaks the protocol: it is
      * dropped. A descriptor, a real answer, waits as replies do. */
     if (pr.set) {
-        reply_to(c, pr.seq, pr.status, pr.data, pr.status == OH_IPC_SUCCESS ? 0 : MSG_DONTWAIT);
+        (void)reply_to(c, pr.seq, pr.status, pr.data,
+                       pr.status == OH_IPC_SUCCESS ? SEND_WAIT : SEND_OR_DROP);
         OH_IPCParcel_Destroy(pr.data);
     }
     pthread_mutex_lock(&c->lock);
@@ -1389,7 +1493,7 @@ int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCPar
         me = claim_reader(c, &w);
     }
     pthread_mutex_unlock(&c->lock);
-    int rc = conn_send(c, &h, data, 0);
+    int rc = conn_send(c, &h, data, SEND_WAIT);
     pthread_mutex_lock(&c->lock);
     if (!oneway && rc == OH_IPC_SUCCESS)
         await_reply(c, &w, me);
@@ -1433,7 +1537,7 @@ char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
         OH_IPCParcel_Destroy(reply);
         return NULL;
     }
-    int rc = conn_send(c, &h, NULL, 0);
+    int rc = conn_send(c, &h, NULL, SEND_WAIT);
     pthread_mutex_lock(&c->lock);
     if (rc == OH_IPC_SUCCESS)
         await_reply(c, &w, me);
@@ -1475,7 +1579,7 @@ int OH_Ohncp_IPCServeChannel(int fd, OHIPCRemoteStub *root) {
     if (rc == 0)
         rc = engine_add(c); /* before HELLO: the parent may call at once */
     struct ipc_wire_hdr h = {.type = IPC_MSG_HELLO};
-    if (rc == 0 && conn_send(c, &h, p, 0) != OH_IPC_SUCCESS)
+    if (rc == 0 && conn_send(c, &h, p, SEND_WAIT) != OH_IPC_SUCCESS)
         rc = -EPIPE;
     OH_IPCParcel_Destroy(p);
     if (rc < 0 && c != NULL)
@@ -1577,7 +1681,7 @@ static void atfork_child(void) {
     sys_closep(&eng.epfd);
     sys_closep(&eng.jobs_fd);
     eng.head = eng.tail = NULL; /* jobs of the parent's peers: leaked */
-    eng.workers = eng.in_epoll = eng.busy = 0;
+    eng.workers = eng.in_epoll = eng.busy = eng.stuck = 0;
     free(eng.regs); /* the engine's lock was held: nobody was changing it */
     eng.regs = NULL;
     eng.nregs = 0;

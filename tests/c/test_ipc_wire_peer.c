@@ -406,3 +406,51 @@ TEST(workers_drop_a_peer_that_floods_bogus_requests_without_reading) {
     close(p.fd);
     OH_IPCRemoteStub_Destroy(stub);
 }
+
+/* ---- a peer that floods and never reads ---- */
+
+struct flooder {
+    int fd;
+    uint32_t target;
+    int sent;
+};
+
+/* Valid requests, blocking sends, never a read: until the socket ends. */
+static void *valid_flood_main(void *arg) {
+    struct flooder *f = arg;
+    for (uint32_t i = 1; i < 1000000; i++) {
+        struct ipc_wire_hdr h = {IPC_MAGIC, IPC_MSG_REQUEST, 0, i, f->target, 1, 0, 0};
+        if (send(f->fd, &h, sizeof h, MSG_NOSIGNAL) < 0)
+            break;
+        f->sent++;
+    }
+    return NULL;
+}
+
+/* A peer sends valid requests as fast as it can and never reads the
+ * replies. The threads that reply to it used to block in sendmsg, all of
+ * them in the end, and nobody served anyone else. Now a few wait for it,
+ * its other replies queue up behind them, it is read no more meanwhile,
+ * and another peer is served as usual, again and again. */
+TEST_TIMEOUT(a_peer_that_floods_and_never_reads_holds_no_one_else_up, 120) {
+    OHIPCRemoteStub *stub = OH_IPCRemoteStub_Create("ohncp.test.Count", count_calls, NULL, NULL);
+    struct peer bad = serve(stub);
+    struct flooder f = {bad.fd, bad.root, 0};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, valid_flood_main, &f), 0);
+    /* more replies than its socket holds: someone waits for room; then
+     * time for the flood to take whatever it can */
+    while (__atomic_load_n(&calls, __ATOMIC_RELAXED) < 12)
+        usleep(10000);
+    usleep(500000);
+    struct peer good = serve(stub);
+    for (uint32_t seq = 1; seq <= 50; seq++) {
+        send_hdr(good.fd, IPC_MSG_REQUEST, 0, seq, good.root, 1);
+        CHECK_EQ(reply_status(good.fd, seq), 0);
+    }
+    shutdown(bad.fd, SHUT_RDWR); /* its end: the waiting senders give up */
+    pthread_join(t, NULL);
+    close(bad.fd);
+    close(good.fd);
+    OH_IPCRemoteStub_Destroy(stub);
+}

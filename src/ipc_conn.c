@@ -1469,6 +1469,32 @@ static void await_reply(struct ipc_conn *c, struct waiter *w, struct reader *me)
     }
 }
 
+/* Send a request while this thread is the reader of `c`: wait for room,
+ * but read meanwhile. The peer may wait to send us something (replies to
+ * other threads of ours) before it reads again, and stops reading us when
+ * our replies find no room (send_reply): a reader that only waited for
+ * room would deadlock with it. */
+static int send_reading(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParcel *data,
+                        struct reader *me) {
+    for (;;) {
+        int rc = conn_send(c, h, data, SEND_TRY);
+        if (rc != SEND_AGAIN)
+            return rc;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLOUT};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            return conn_send(c, h, data, SEND_WAIT);
+        if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+            continue; /* room */
+        struct job *j = NULL;
+        if (read_one(c, &me->buf, &j, true) < 0) {
+            drop_peer(c);
+            return OH_IPC_DEAD_REMOTE_OBJECT;
+        }
+        if (j != NULL)
+            queue_job(j);
+    }
+}
+
 int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCParcel *data,
                           OHIPCParcel *reply, bool oneway) {
     struct ipc_conn *c = proxy->conn;
@@ -1493,7 +1519,7 @@ int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCPar
         me = claim_reader(c, &w);
     }
     pthread_mutex_unlock(&c->lock);
-    int rc = conn_send(c, &h, data, SEND_WAIT);
+    int rc = me != NULL ? send_reading(c, &h, data, me) : conn_send(c, &h, data, SEND_WAIT);
     pthread_mutex_lock(&c->lock);
     if (!oneway && rc == OH_IPC_SUCCESS)
         await_reply(c, &w, me);
@@ -1537,7 +1563,7 @@ char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
         OH_IPCParcel_Destroy(reply);
         return NULL;
     }
-    int rc = conn_send(c, &h, NULL, SEND_WAIT);
+    int rc = me != NULL ? send_reading(c, &h, NULL, me) : conn_send(c, &h, NULL, SEND_WAIT);
     pthread_mutex_lock(&c->lock);
     if (rc == OH_IPC_SUCCESS)
         await_reply(c, &w, me);

@@ -785,6 +785,27 @@ TEST_TIMEOUT(eight_threads_share_a_proxy, 120) {
     OH_IPCRemoteProxy_Destroy(proxy);
 }
 
+/* More callers on one proxy than a socket holds messages (10): replies
+ * find the caller's socket full while its reading thread waits for room to
+ * send its own request. That thread reads while it waits, so neither side
+ * stops reading for good (the child's engine stops reading a parent whose
+ * replies find no room). */
+TEST_TIMEOUT(forty_threads_share_a_proxy, 180) {
+    OHIPCRemoteProxy *proxy = start_ipc_child();
+    pthread_t t[40];
+    struct hammer h[40];
+    for (int i = 0; i < 40; i++) {
+        h[i] = (struct hammer){proxy, i + 1, 0};
+        pthread_create(&t[i], NULL, hammer_main, &h[i]);
+    }
+    for (int i = 0; i < 40; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ(h[i].bad, 0);
+    }
+    CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
+    OH_IPCRemoteProxy_Destroy(proxy);
+}
+
 TEST_TIMEOUT(hostile_peers_are_disconnected, 120) {
     const char *modes[] = {"garbage", "short", "huge", "badobj", "fds", "magic", "release"};
     OHIPCRemoteProxy *good = start_ipc_child();

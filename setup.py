@@ -10,8 +10,12 @@
 3. builds the cffi extension ``ohncp._ohncp`` (see build_ffi.py) against
    those libraries, with rpath ``$ORIGIN/_lib``;
 4. compiles the example child libraries into ``ohncp/_lib``:
-   ``libohncp_demo.so`` (``src/ohncp/demo/demo_child.c``) and
-   ``libohncp_calc.so`` (``examples/ipc_mode/calc_child.c``).
+   ``libohncp_demo.so`` (``src/ohncp/demo/demo_child.c``),
+   ``libohncp_calc.so`` (``examples/ipc_mode/calc_child.c``) and the Python
+   child library ``libohncp_pychild.so`` (``src/ohncp/_pychild.c``: not
+   linked to libpython, which it dlopens at run time, and built without
+   Python's headers, so it serves every Python version; nor linked to the
+   runtime, whose header alone it needs).
 
 The backend is chosen with the environment variable ``OHNCP_BACKEND``:
 
@@ -43,7 +47,14 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-RUNTIME_FILES = ("libchild_process.so", "libipc_capi.so", "ohncp-spawner")
+RUNTIME_FILES = (
+    "libchild_process.so",
+    "libipc_capi.so",
+    "libhilog_ndk.z.so",
+    "libability_runtime.so",
+    "libbackground_process_manager.z.so",
+    "ohncp-spawner",
+)
 BACKENDS = ("host", "system")
 OHOS_ARCHS = ("aarch64", "arm", "x86_64")
 
@@ -197,6 +208,7 @@ class BuildRuntimeThenExtension(build_ext):
         self._force_if_backend_changed(f"{_backend()} {lib_dir}")
         super().run()
         self._build_demo(package_dir / "_lib", lib_dir)
+        self._build_pychild(package_dir / "_lib")
         for path in [
             Path(self.get_ext_fullpath("ohncp._ohncp")),
             *sorted((package_dir / "_lib").iterdir()),
@@ -294,6 +306,20 @@ class BuildRuntimeThenExtension(build_ext):
                 libraries=libraries,
                 extra_postargs=["-Wl,-rpath,$ORIGIN"],
             )
+
+    def _build_pychild(self, lib_dir: Path) -> None:
+        """Compile the Python child library into ``lib_dir`` (see _pychild.c)."""
+        source = ROOT / "src" / "ohncp" / "_pychild.c"
+        objects = self.compiler.compile(
+            [os.path.relpath(source)],
+            output_dir=self.build_temp,
+            include_dirs=[str(ROOT / "include")],
+            extra_postargs=["-fPIC", "-Wall", "-Wextra", "-O2"],
+        )
+        self.compiler.link_shared_object(
+            objects, str(lib_dir / "libohncp_pychild.so"), libraries=["dl"]
+        )
+
 
 setup(
     cmdclass={"build_ext": BuildRuntimeThenExtension},

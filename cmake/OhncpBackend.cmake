@@ -46,8 +46,15 @@ function(_ohncp_ohos_triple out)
   set(${out} ${triple} PARENT_SCOPE)
 endfunction()
 
-# Define the imported target `name` for lib<name>.so of the system.
+# Define the imported target `name` for lib<name>.so of the system (or for
+# the file `file`, if given: libhilog_ndk.z.so); unless OPTIONAL, not
+# finding it is an error.
 function(_ohncp_import_system_library name)
+  cmake_parse_arguments(arg "OPTIONAL" "FILE" "" ${ARGN})
+  set(file_names ${name})
+  if(arg_FILE)
+    set(file_names ${arg_FILE})
+  endif()
   _ohncp_ohos_triple(triple)
   set(suffixes lib lib64 usr/lib usr/lib64)
   if(triple)
@@ -59,10 +66,14 @@ function(_ohncp_import_system_library name)
   if(OHNCP_SYSTEM_PREFIX)
     # An explicit prefix is the only place looked at (never the build host's
     # own /usr/lib); it is a host path, so outside the find root too.
-    find_library(OHNCP_SYSTEM_${name} NAMES ${name} PATHS ${OHNCP_SYSTEM_PREFIX}
+    find_library(OHNCP_SYSTEM_${name} NAMES ${file_names} PATHS ${OHNCP_SYSTEM_PREFIX}
                  PATH_SUFFIXES ${suffixes} NO_DEFAULT_PATH NO_CMAKE_FIND_ROOT_PATH)
   else()
-    find_library(OHNCP_SYSTEM_${name} NAMES ${name} PATH_SUFFIXES ${suffixes})
+    find_library(OHNCP_SYSTEM_${name} NAMES ${file_names} PATH_SUFFIXES ${suffixes})
+  endif()
+  if(NOT OHNCP_SYSTEM_${name} AND arg_OPTIONAL)
+    message(STATUS "ohncp: no system ${file_names}: what needs it is not built")
+    return()
   endif()
   if(NOT OHNCP_SYSTEM_${name})
     message(FATAL_ERROR
@@ -79,6 +90,11 @@ endfunction()
 function(ohncp_import_system_runtime)
   _ohncp_import_system_library(child_process)
   _ohncp_import_system_library(ipc_capi)
+  # What device code links besides; older systems may lack them.
+  _ohncp_import_system_library(hilog_ndk FILE libhilog_ndk.z.so OPTIONAL)
+  _ohncp_import_system_library(ability_runtime OPTIONAL)
+  _ohncp_import_system_library(background_process_manager
+                               FILE libbackground_process_manager.z.so OPTIONAL)
   # The system's spawner comes with its libchild_process.so; targets that
   # depend on ours (the examples, the tests) get an empty stand-in.
   add_custom_target(ohncp-spawner)

@@ -29,6 +29,23 @@ ohncp_runtime_library(child_process
   src/native_child_process.c src/runtime.c src/sys.c)
 target_link_libraries(child_process PRIVATE ipc_capi Threads::Threads ${CMAKE_DL_LIBS})
 
+# HiLog for the host (include/hilog/log.h), under the device's file name
+# libhilog_ndk.z.so: child libraries link it with -lhilog_ndk.z as there.
+ohncp_runtime_library(hilog_ndk src/hilog.c)
+target_link_libraries(hilog_ndk PRIVATE Threads::Threads)
+set_target_properties(hilog_ndk PROPERTIES OUTPUT_NAME hilog_ndk.z)
+
+# The accessors of OH_Ability_AcquireChildProcessInfos's result, in the
+# library the SDK names for them; and the API 17 priority calls, which ask
+# libchild_process.so (found at run time) which pids are children.
+ohncp_runtime_library(ability_runtime src/ability_runtime.c)
+ohncp_runtime_library(background_process_manager src/background_process_manager.c)
+target_link_libraries(background_process_manager PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+add_dependencies(background_process_manager child_process ability_runtime)
+set_target_properties(background_process_manager PROPERTIES
+  OUTPUT_NAME background_process_manager.z INSTALL_RPATH "\$ORIGIN"
+  BUILD_WITH_INSTALL_RPATH ON) # as child_process below: no empty entry
+
 # The spawner: started once per parent process, forks every child. It links
 # both runtime libraries so a child's dlopen finds them already loaded, and
 # exports one symbol through which libchild_process.so learns it is in a child.
@@ -55,6 +72,6 @@ set_target_properties(ohncp-spawner PROPERTIES
 # current directory, so bare library names would load from there.
 set_target_properties(child_process PROPERTIES INSTALL_RPATH "\$ORIGIN"
   BUILD_WITH_INSTALL_RPATH ON)
-install(TARGETS child_process ipc_capi LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS child_process ipc_capi hilog_ndk ability_runtime background_process_manager LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS ohncp-spawner RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/ohncp)
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -7,11 +7,15 @@
 #      pytest -q tests (no test collected counts as a failure)
 #   3. mypy --strict src/ohncp, ruff check
 #   4. the C tests: build/ci, then build/ci-asan with -DOHNCP_SANITIZE=ON,
-#      then build/ci-tsan with -DOHNCP_TSAN=ON (ThreadSanitizer)
+#      then build/ci-tsan with -DOHNCP_TSAN=ON (ThreadSanitizer); test_shim
+#      among them: the Python binding's C half, built from src/ohncp/_shim.c
+#      and _api.c with the C tests' flags
 #   5. the C runtime and C tests built with musl-gcc (build/ci-musl) and with
 #      clang -Werror (build/ci-clang), run natively; the compilers come from
 #      scripts/install-cross-deps.sh ci (the other targets: test-targets.sh)
-#   6. when run as root: the isolation tests again as an unprivileged user
+#   6. libFuzzer on the spawner's START parser for 20 s (scripts/fuzz.sh; clang
+#      and its runtimes from the same install as step 5)
+#   7. when run as root: the isolation tests again as an unprivileged user
 #      (nobody), C and pytest, since isolated mode takes another path there
 #      (pytest through a system python3 of the venv's version if nobody
 #      cannot reach the venv's own interpreter)
@@ -134,8 +138,13 @@ tsan_tests() {
 run_step "C tests with ThreadSanitizer (build/ci-tsan)" tsan_tests || true
 
 # ---- 5. musl and clang ---------------------------------------------------------------
+# (libFuzzer comes in a package of its own, beside clang)
+libfuzzer_present() {
+    printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' |
+        clang -x c -fsanitize=fuzzer -o /dev/null - >/dev/null 2>&1
+}
 toolchains_present() {
-    command -v musl-gcc >/dev/null 2>&1 && command -v clang >/dev/null 2>&1
+    command -v musl-gcc >/dev/null 2>&1 && command -v clang >/dev/null 2>&1 && libfuzzer_present
 }
 if ! toolchains_present; then
     run_step "install musl-gcc and clang" bash scripts/install-cross-deps.sh ci || true
@@ -151,7 +160,15 @@ clang_tests() {
 run_step "C tests with musl libc (build/ci-musl)" musl_tests || true
 run_step "C tests with clang (build/ci-clang)" clang_tests || true
 
-# ---- 6. isolation as an unprivileged user --------------------------------------------
+# ---- 6. fuzzing -------------------------------------------------------------------------
+if command -v clang >/dev/null 2>&1 && libfuzzer_present; then
+    run_step "fuzz the START parser (scripts/fuzz.sh, 20 s)" bash scripts/fuzz.sh 20 || true
+else
+    echo
+    echo "run-tests: clang with libFuzzer is missing: the fuzz step is skipped"
+fi
+
+# ---- 7. isolation as an unprivileged user --------------------------------------------
 # Isolated mode works differently as root (namespaces, then a real uid of
 # its own) and as anyone else (a user namespace, Landlock): both must hold.
 NOBODY_UID=65534
@@ -195,7 +212,7 @@ unprivileged_isolation() {
 }
 if [ "$(id -u)" -ne 0 ]; then
     echo
-    echo "run-tests: not root, so step 6 is skipped: every run above was unprivileged already"
+    echo "run-tests: not root, so step 7 is skipped: every run above was unprivileged already"
 elif ! command -v setpriv >/dev/null 2>&1; then
     echo
     echo "run-tests: setpriv (util-linux) is missing: the unprivileged isolation run is skipped"

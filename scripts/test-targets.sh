@@ -89,6 +89,8 @@ step_system() {
     [ "$libdir" = "$prefix/lib" ] || return 1
     # test_runtime_is_bundled checks the host backend's packaging (the
     # runtime and the demo side by side in ohncp/_lib): by design not so here.
+    # tests/test_pool.py runs here too: the pool's Python workers through the
+    # system runtime (its child library needs only the public start API).
     fake_device_env "$prefix" "$venv/bin/pytest" -q -p no:cacheprovider tests \
         --deselect tests/test_smoke.py::test_runtime_is_bundled || return 1
     # The C tests and examples built with the system backend, against it.
@@ -107,6 +109,7 @@ names = zipfile.ZipFile(sys.argv[1]).namelist()
 runtime = [n for n in names if n.endswith(("libchild_process.so", "libipc_capi.so", "ohncp-spawner"))]
 assert not runtime, runtime
 assert any(n.startswith("ohncp/_ohncp") for n in names)
+assert "ohncp/_lib/libohncp_pychild.so" in names, "no Python child library"
 print(f"system-backend wheel: {len(names)} files, no runtime inside")
 PY
 }

@@ -15,13 +15,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Linux 5.14; older C library headers (musl 1.2.3) do not name it. */
@@ -109,6 +112,20 @@ static void install_std_fds(const struct child_req *r) {
     }
 }
 
+/* The caller's resource limits as they were at its start call, not as
+ * the spawner inherited them at its launch (nor its raised RLIMIT_NOFILE).
+ * A limit the caller holds can be set here: same credentials, and nothing
+ * lowered them in the spawner but its own soft RLIMIT_NOFILE, raised. */
+static void apply_limits(const struct child_req *r) {
+    if (!(r->rlim_mask & (1u << RLIMIT_NOFILE)))
+        (void)setrlimit(RLIMIT_NOFILE, &spawner_orig_nofile);
+    for (int i = 0; i < PROTO_NRLIMITS; i++)
+        if ((r->rlim_mask & (1u << i)) && setrlimit(i, &r->rlim[i]) < 0)
+            fail(r, NCP_ERR_INTERNAL, "cannot set resource limit %d to the caller's (%llu, %llu): %s",
+                 i, (unsigned long long)r->rlim[i].rlim_cur,
+                 (unsigned long long)r->rlim[i].rlim_max, strerror(errno));
+}
+
 /* Bare names are looked up in OHNCP_LIBRARY_PATH first (spec §3). */
 static const char *resolve_library(const char *lib, char *buf, size_t size) {
     const char *path = getenv("OHNCP_LIBRARY_PATH");
@@ -194,8 +211,127 @@ static void reported(const struct child_req *r, int note_fd) {
         (void)sched_yield();
 }
 
+/* ---- the "started" notice of an IPC-mode child ----------------------------
+ *
+ * As on the device, MainProc runs on the main thread first and the notice
+ * that the parent's start callback waits for goes out from another thread
+ * after that. Code written for the device relies on it: a child that only
+ * takes requests once MainProc waits drops those that come earlier. The
+ * device's notice follows MainProc's entry by about 1 ms; ours waits until
+ * the main thread has blocked inside MainProc (it waits for work), it has
+ * spent 1 ms of its own CPU time there without blocking (a busy MainProc),
+ * or MainProc returned; never before MainProc was entered. */
+
+enum { MAIN_BEFORE, MAIN_RUNNING, MAIN_RETURNED };
+
+/* Written by the main thread, read by the announcer: nothing else. */
+static _Atomic int main_phase = MAIN_BEFORE;
+static const struct child_req *announce_req;
+static int announce_note_fd;
+
+/* The scheduler state of thread `fd`'s stat file: 'R', 'S', 'D', ... or 0. */
+static char thread_state(int fd) {
+    char buf[512];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* the name may hold spaces and ')' */
+    return paren != NULL && paren[1] == ' ' ? paren[2] : 0;
+}
+
+static long long cpu_ns(clockid_t clock) {
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) < 0)
+        return -1;
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Wait (polling every 20 us) until MainProc blocked, busied itself for 1 ms
+ * of CPU or returned. Without /proc or a CPU clock: until it is entered. */
+static void await_main_proc(pid_t tid, clockid_t clock) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    long long start = -1;
+    const struct timespec tick = {0, 20000};
+    for (;;) {
+        int phase = main_phase;
+        if (phase == MAIN_RETURNED || (phase == MAIN_RUNNING && fd < 0))
+            break;
+        if (phase == MAIN_RUNNING) {
+            char st = thread_state(fd);
+            if (st != 'R' && st != 0) /* blocked or stopped inside MainProc */
+                break;
+            long long now = cpu_ns(clock);
+            if (start < 0)
+                start = now;
+            if (now < 0 || now - start >= 1000000)
+                break;
+        }
+        (void)nanosleep(&tick, NULL); /* EINTR: just look again */
+    }
+    sys_close(fd);
+}
+
+static void *announce(void *arg) {
+    clockid_t clock;
+    if (pthread_getcpuclockid(*(pthread_t *)arg, &clock) != 0)
+        clock = CLOCK_MONOTONIC;
+    await_main_proc(getpid(), clock);
+    report_ok(announce_req); /* connected: the parent's callback may run */
+    reported(announce_req, announce_note_fd);
+    return NULL;
+}
+
+/* Catch a crash of NativeChildProcess_OnConnect, say so, then die of it.
+ * Only async-signal-safe calls: a write of a report made in advance. */
+static struct proto_report crash_report;
+static int crash_fd = -1;
+
+static void on_connect_crashed(int sig) {
+    static const char *const names[] = {[SIGSEGV] = "SIGSEGV", [SIGBUS] = "SIGBUS",
+                                        [SIGILL] = "SIGILL",   [SIGFPE] = "SIGFPE",
+                                        [SIGABRT] = "SIGABRT"};
+    struct proto_report rep = crash_report;
+    size_t len = strlen(rep.msg), max = sizeof rep.msg - 1;
+    const char *name = sig < (int)(sizeof names / sizeof names[0]) && names[sig] ? names[sig]
+                                                                                 : "a signal";
+    for (size_t i = 0; name[i] != '\0' && len < max; i++)
+        rep.msg[len++] = name[i];
+    rep.msg[len] = '\0';
+    (void)write(crash_fd, &rep, sizeof rep); /* < PIPE_BUF: whole or not at all */
+    (void)raise(sig); /* SA_RESETHAND: the default action now */
+}
+
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+
+static struct sigaction crash_saved[sizeof crash_signals / sizeof crash_signals[0]];
+
+/* `on` 1: catch crashes while OnConnect runs; 0: put back what was there,
+ * unless OnConnect installed handlers of its own. */
+static void catch_crashes(const struct child_req *r, int on) {
+    crash_report = (struct proto_report){.code = NCP_ERR_CONNECTION_FAILED,
+                                         .pid = (int32_t)getpid()};
+    snprintf(crash_report.msg, sizeof crash_report.msg,
+             "NativeChildProcess_OnConnect of %s crashed: ", r->lib);
+    crash_fd = r->report_fd;
+    struct sigaction sa = {.sa_handler = on_connect_crashed, .sa_flags = SA_RESETHAND | SA_NODEFER};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++) {
+        struct sigaction cur;
+        if (on)
+            (void)sigaction(crash_signals[i], &sa, &crash_saved[i]);
+        else if (sigaction(crash_signals[i], NULL, &cur) == 0 &&
+                 cur.sa_handler == on_connect_crashed)
+            (void)sigaction(crash_signals[i], &crash_saved[i], NULL);
+    }
+}
+
 /* IPC mode (spec §4): load, hand OnConnect's stub to the parent over the
- * channel, then run MainProc; requests are served on IPC worker threads. */
+ * channel, then run MainProc; the "started" notice goes out from another
+ * thread once MainProc runs (above). Requests are served on IPC worker
+ * threads. */
 static __attribute__((noreturn)) void run_ipc(const struct child_req *r, int note_fd) {
     void *h = load_library(r);
     void *on_connect = load_symbol(r, h, "NativeChildProcess_OnConnect");
@@ -205,15 +341,25 @@ static __attribute__((noreturn)) void run_ipc(const struct child_req *r, int not
     main_fn run;
     memcpy(&connect, &on_connect, sizeof connect);
     memcpy(&run, &main_proc, sizeof run);
+    catch_crashes(r, 1);
     OHIPCRemoteStub *stub = connect();
+    catch_crashes(r, 0);
     if (stub == NULL)
-        fail(r, NCP_ERR_CONNECTION_FAILED, "NativeChildProcess_OnConnect returned NULL");
+        fail(r, NCP_ERR_CONNECTION_FAILED, "NativeChildProcess_OnConnect of %s returned NULL",
+             r->lib);
     int rc = OH_Ohncp_IPCServeChannel(r->channel_fd, stub);
     if (rc < 0)
         fail(r, NCP_ERR_CONNECTION_FAILED, "cannot serve the IPC channel: %s", strerror(-rc));
-    report_ok(r); /* connected: the root object is in the channel already */
-    reported(r, note_fd);
+    announce_req = r;
+    announce_note_fd = note_fd;
+    pthread_t self = pthread_self(), announcer;
+    rc = pthread_create(&announcer, NULL, announce, &self);
+    if (rc != 0)
+        fail(r, NCP_ERR_CONNECTION_FAILED, "cannot start a thread: %s", strerror(rc));
+    main_phase = MAIN_RUNNING;
     run();
+    main_phase = MAIN_RETURNED;
+    (void)pthread_join(announcer, NULL); /* the notice went out: then exit */
     /* Requests in flight (say, the one that made MainProc return) still
      * get their replies; a stuck one does not hold the exit up for long. */
     (void)OH_Ohncp_IPCDrain(1000);
@@ -256,7 +402,7 @@ void child_run(const struct child_req *r, int note_fd) {
     if (fchdir(r->cwd_fd) < 0)
         fail(r, NCP_ERR_INTERNAL, "cannot enter the caller's directory: %s", strerror(errno));
     environ = r->envp;
-    (void)setrlimit(RLIMIT_NOFILE, &spawner_orig_nofile);
+    apply_limits(r);
     set_process_name(r->pname);
     /* 3. Nothing of the spawner's stays open. */
     close_others(r, note_fd);
@@ -313,7 +459,7 @@ void standby_run(int note_fd) {
     while (rc == -EINVAL);
     if (rc < 0)
         _exit(0); /* EOF: the parent is gone */
-    struct standby_note note = {.slot = r.slot, .isolated = r.isolated};
+    struct standby_note note = {.slot = r.slot, .gen = r.gen, .isolated = r.isolated};
     (void)sys_write_all(note_fd, &note, sizeof note);
     child_run(&r, note_fd);
 }

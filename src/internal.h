@@ -67,14 +67,27 @@ struct ncp_start_req {
     const char *process_name; /* NULL: default name */
     bool ipc;                 /* IPC mode: sym is "", channel_fd goes along */
     int channel_fd;
+    char *const *envp;        /* the child's environment; NULL: environ */
 };
 
-/* Start an args-mode child; returns an NCP code, *ret_pid on success. */
-OHNCP_HIDDEN int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid);
+/* Start an args-mode child; returns an NCP code, *ret_pid on success and
+ * *ret_id (if not NULL) the start id its exit is reported with. */
+OHNCP_HIDDEN int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid,
+                               uint64_t *ret_id);
 /* Start an IPC-mode child; `cb` runs once on the runtime thread. */
 OHNCP_HIDDEN int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessStarted cb);
 OHNCP_HIDDEN int runtime_kill(int32_t pid);
-OHNCP_HIDDEN int runtime_add_exit_cb(void *fn, void *user, bool raw);
-OHNCP_HIDDEN int runtime_remove_exit_cb(void *fn, void *user, bool raw);
+OHNCP_HIDDEN int runtime_kill_by_id(uint64_t id);
+/* The live children, as OH_Ability_AcquireChildProcessInfos gives them. */
+OHNCP_HIDDEN int runtime_child_infos(OH_AbilityRuntime_ChildProcessInfosHandle *infos,
+                                     uint32_t *count);
+/* The three exit callback types runtime_add_exit_cb keeps apart. */
+enum ncp_exit_cb_kind {
+    NCP_EXIT_CB_SDK,    /* OH_Ability_OnNativeChildProcessExit */
+    NCP_EXIT_CB_STATUS, /* OH_Ohncp_OnChildExitStatus */
+    NCP_EXIT_CB_BY_ID,  /* OH_Ohncp_OnChildExitById */
+};
+OHNCP_HIDDEN int runtime_add_exit_cb(void *fn, void *user, int kind);
+OHNCP_HIDDEN int runtime_remove_exit_cb(void *fn, void *user, int kind);
 
 #endif /* OHNCP_INTERNAL_H */

@@ -462,8 +462,9 @@ const char *OH_IPCParcel_ReadString(const OHIPCParcel *parcel) {
     return (const char *)s;
 }
 
+/* An empty buffer is refused, as on the device (len <= 0). */
 int OH_IPCParcel_WriteBuffer(OHIPCParcel *parcel, const uint8_t *buffer, int32_t len) {
-    if (buffer == NULL || len < 0)
+    if (buffer == NULL || len <= 0)
         return OH_IPC_CHECK_PARAM_ERROR;
     return put_bytes(parcel, buffer, (size_t)len);
 }
@@ -472,7 +473,7 @@ int OH_IPCParcel_WriteBuffer(OHIPCParcel *parcel, const uint8_t *buffer, int32_t
  * (§6). */
 const uint8_t *OH_IPCParcel_ReadBuffer(const OHIPCParcel *parcel, int32_t len) {
     const uint8_t *b;
-    if (parcel == NULL || len < 0 || parcel_take(parcel, (size_t)len, &b) < 0)
+    if (parcel == NULL || len <= 0 || parcel_take(parcel, (size_t)len, &b) < 0)
         return NULL;
     return b;
 }

@@ -12,8 +12,12 @@
  *   IsHandlingTransaction  1 inside a request callback
  *   SetMaxWorkThreadNum  1..32 worker threads per process (default 16)
  *   JoinWorkThread       this thread serves requests until StopWorkThread
- *   Reset/SetCallingIdentity  save the caller as "pid:uid:local" and act as
- *                        this process; put a saved caller back
+ *   Reset/SetCallingIdentity  inside a request: save the caller as
+ *                        "pid:uid:local" and act as this process; put a
+ *                        saved caller back (another string: OH_IPC_INNER_ERROR,
+ *                        as the device refuses one it cannot parse). Outside
+ *                        a request, as on the device: Reset gives "", Set
+ *                        takes any string and changes nothing
  */
 #include "ipc_cskeleton.h"
 #include "ipc_transport.h"
@@ -59,18 +63,20 @@ int OH_IPCSkeleton_ResetCallingIdentity(char **identity, int32_t *len,
     if (identity == NULL || len == NULL || allocator == NULL)
         return OH_IPC_CHECK_PARAM_ERROR;
     const struct ipc_calling *c = ipc_current_calling();
-    char buf[64];
-    int n = snprintf(buf, sizeof buf, "%d:%u:%d", c->active ? (int)c->pid : 0,
-                     c->active ? (unsigned)c->uid : 0u, c->active ? (int)c->local : 1);
+    char buf[64] = "";
+    int n = c->active ? snprintf(buf, sizeof buf, "%d:%u:%d", (int)c->pid, (unsigned)c->uid,
+                                 (int)c->local)
+                      : 0;
     char *out = allocator(n + 1);
     if (out == NULL)
         return OH_IPC_MEM_ALLOCATOR_ERROR;
     memcpy(out, buf, (size_t)n + 1);
     *identity = out;
     *len = n + 1;
-    bool handling = c->active;
-    struct ipc_calling self = {handling, true, getpid(), getuid()};
-    ipc_set_calling(&self);
+    if (c->active) {
+        struct ipc_calling self = {true, true, getpid(), getuid()};
+        ipc_set_calling(&self);
+    }
     return OH_IPC_SUCCESS;
 }
 
@@ -78,10 +84,13 @@ int OH_IPCSkeleton_SetCallingIdentity(const char *identity) {
     int pid, local;
     unsigned uid;
     char tail;
-    if (identity == NULL ||
-        sscanf(identity, "%d:%u:%d%c", &pid, &uid, &local, &tail) != 3 || pid < 0)
+    if (identity == NULL)
         return OH_IPC_CHECK_PARAM_ERROR;
-    struct ipc_calling c = {pid != 0, local != 0, (pid_t)pid, (uid_t)uid};
+    if (!ipc_current_calling()->active)
+        return OH_IPC_SUCCESS; /* no caller to act as: nothing to change */
+    if (sscanf(identity, "%d:%u:%d%c", &pid, &uid, &local, &tail) != 3 || pid <= 0)
+        return OH_IPC_INNER_ERROR;
+    struct ipc_calling c = {true, local != 0, (pid_t)pid, (uid_t)uid};
     ipc_set_calling(&c);
     return OH_IPC_SUCCESS;
 }

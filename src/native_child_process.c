@@ -251,7 +251,7 @@ static int prepare_start(const char *entry, const NativeChildProcess_Args *args,
 /* Isolated mode is set up by the child itself (sandbox.c); where the
  * kernel refuses a step, the child's report makes this NCP_ERR_NOT_SUPPORTED. */
 static int start_validated(struct ncp_start_req *req, int32_t *pid) {
-    return runtime_start(req, pid);
+    return runtime_start(req, pid, NULL);
 }
 
 Ability_NativeChildProcess_ErrCode OH_Ability_StartNativeChildProcess(
@@ -284,9 +284,43 @@ Ability_NativeChildProcess_ErrCode OH_Ability_StartNativeChildProcessWithConfigs
     return start_validated(&req, pid);
 }
 
+/* Host extension: the configs form with an explicit environment, and the
+ * start id that OH_Ohncp_OnChildExitById reports the exit with. */
+int OH_Ohncp_StartChildProcessWithEnv(const char *entry, NativeChildProcess_Args args,
+                                      Ability_ChildProcessConfigs *configs, char *const *envp,
+                                      int32_t *pid, uint64_t *startId) {
+    ncp_clear_error();
+    struct ncp_start_req req = {0};
+    int rc = prepare_start(entry, &args, pid, &req);
+    if (rc == NCP_NO_ERROR && configs == NULL)
+        rc = ncp_fail(NCP_ERR_INVALID_PARAM, "configs is NULL");
+    if (rc == NCP_NO_ERROR && startId == NULL)
+        rc = ncp_fail(NCP_ERR_INVALID_PARAM, "startId is NULL");
+    if (rc != NCP_NO_ERROR)
+        return rc;
+    req.isolation_mode = configs->isolation_mode;
+    req.isolation_uid = configs->isolation_uid;
+    req.process_name = configs->has_name ? configs->name : NULL;
+    req.envp = envp;
+    return runtime_start(&req, pid, startId);
+}
+
+int OH_Ohncp_KillChildProcessById(uint64_t startId) {
+    ncp_clear_error();
+    return runtime_kill_by_id(startId);
+}
+
 Ability_NativeChildProcess_ErrCode OH_Ability_KillChildProcess(int32_t pid) {
     ncp_clear_error();
     return runtime_kill(pid);
+}
+
+Ability_NativeChildProcess_ErrCode OH_Ability_AcquireChildProcessInfos(
+    OH_AbilityRuntime_ChildProcessInfosHandle *infos, uint32_t *count) {
+    ncp_clear_error();
+    if (infos == NULL || count == NULL)
+        return ncp_fail(NCP_ERR_INVALID_PARAM, "%s is NULL", infos == NULL ? "infos" : "count");
+    return runtime_child_infos(infos, count);
 }
 
 Ability_NativeChildProcess_ErrCode OH_Ability_RegisterNativeChildProcessExitCallback(
@@ -294,7 +328,7 @@ Ability_NativeChildProcess_ErrCode OH_Ability_RegisterNativeChildProcessExitCall
     ncp_clear_error();
     if (onProcessExit == NULL)
         return ncp_fail(NCP_ERR_INVALID_PARAM, "callback is NULL");
-    return runtime_add_exit_cb((void *)onProcessExit, NULL, false);
+    return runtime_add_exit_cb((void *)onProcessExit, NULL, NCP_EXIT_CB_SDK);
 }
 
 Ability_NativeChildProcess_ErrCode OH_Ability_UnregisterNativeChildProcessExitCallback(
@@ -302,21 +336,35 @@ Ability_NativeChildProcess_ErrCode OH_Ability_UnregisterNativeChildProcessExitCa
     ncp_clear_error();
     if (onProcessExit == NULL)
         return ncp_fail(NCP_ERR_INVALID_PARAM, "callback is NULL");
-    return runtime_remove_exit_cb((void *)onProcessExit, NULL, false);
+    return runtime_remove_exit_cb((void *)onProcessExit, NULL, NCP_EXIT_CB_SDK);
 }
 
 int OH_Ohncp_RegisterExitStatusCallback(OH_Ohncp_OnChildExitStatus cb, void *userData) {
     ncp_clear_error();
     if (cb == NULL)
         return ncp_fail(NCP_ERR_INVALID_PARAM, "callback is NULL");
-    return runtime_add_exit_cb((void *)cb, userData, true);
+    return runtime_add_exit_cb((void *)cb, userData, NCP_EXIT_CB_STATUS);
 }
 
 int OH_Ohncp_UnregisterExitStatusCallback(OH_Ohncp_OnChildExitStatus cb, void *userData) {
     ncp_clear_error();
     if (cb == NULL)
         return ncp_fail(NCP_ERR_INVALID_PARAM, "callback is NULL");
-    return runtime_remove_exit_cb((void *)cb, userData, true);
+    return runtime_remove_exit_cb((void *)cb, userData, NCP_EXIT_CB_STATUS);
+}
+
+int OH_Ohncp_RegisterExitByIdCallback(OH_Ohncp_OnChildExitById cb, void *userData) {
+    ncp_clear_error();
+    if (cb == NULL)
+        return ncp_fail(NCP_ERR_INVALID_PARAM, "callback is NULL");
+    return runtime_add_exit_cb((void *)cb, userData, NCP_EXIT_CB_BY_ID);
+}
+
+int OH_Ohncp_UnregisterExitByIdCallback(OH_Ohncp_OnChildExitById cb, void *userData) {
+    ncp_clear_error();
+    if (cb == NULL)
+        return ncp_fail(NCP_ERR_INVALID_PARAM, "callback is NULL");
+    return runtime_remove_exit_cb((void *)cb, userData, NCP_EXIT_CB_BY_ID);
 }
 
 bool OH_Ability_IsNativeChildProcessSupported(void) {
@@ -327,7 +375,7 @@ bool OH_Ability_IsNativeChildProcessSupported(void) {
 /* IPC mode (spec §4): the checks are synchronous, the result arrives
  * through `cb` on the runtime thread, exactly once. */
 static int create_child(const char *libName, Ability_ChildProcessConfigs *configs,
-                        OH_Ability_OnNativeChildProcessStarted cb) {
+                        char *const *envp, OH_Ability_OnNativeChildProcessStarted cb) {
     if (libName == NULL || libName[0] == '\0')
         return ncp_fail(NCP_ERR_INVALID_PARAM, "libName is NULL or empty");
     size_t len = strnlen(libName, 8192);
@@ -341,7 +389,8 @@ static int create_child(const char *libName, Ability_ChildProcessConfigs *config
         return ncp_fail(NCP_ERR_ALREADY_IN_CHILD, "this process is itself a native child process");
     if (!OH_Ability_IsNativeChildProcessSupported())
         return ncp_fail(NCP_ERR_MULTI_PROCESS_DISABLED, "multi-process is disabled (OHNCP_MULTI_PROCESS=0)");
-    struct ncp_start_req req = {.lib = libName, .lib_len = len, .sym = "", .params = ""};
+    struct ncp_start_req req = {.lib = libName, .lib_len = len, .sym = "", .params = "",
+                                .envp = envp};
     if (configs != NULL) {
         req.isolation_mode = configs->isolation_mode;
         req.isolation_uid = configs->isolation_uid;
@@ -353,7 +402,7 @@ static int create_child(const char *libName, Ability_ChildProcessConfigs *config
 int OH_Ability_CreateNativeChildProcess(const char *libName,
                                         OH_Ability_OnNativeChildProcessStarted onProcessStarted) {
     ncp_clear_error();
-    return create_child(libName, NULL, onProcessStarted);
+    return create_child(libName, NULL, NULL, onProcessStarted);
 }
 
 Ability_NativeChildProcess_ErrCode OH_Ability_CreateNativeChildProcessWithConfigs(
@@ -362,5 +411,14 @@ Ability_NativeChildProcess_ErrCode OH_Ability_CreateNativeChildProcessWithConfig
     ncp_clear_error();
     if (configs == NULL)
         return ncp_fail(NCP_ERR_INVALID_PARAM, "configs is NULL");
-    return create_child(libName, configs, onProcessStarted);
+    return create_child(libName, configs, NULL, onProcessStarted);
+}
+
+int OH_Ohncp_CreateChildProcessWithEnv(const char *libName, Ability_ChildProcessConfigs *configs,
+                                       char *const *envp,
+                                       OH_Ability_OnNativeChildProcessStarted onProcessStarted) {
+    ncp_clear_error();
+    if (configs == NULL)
+        return ncp_fail(NCP_ERR_INVALID_PARAM, "configs is NULL");
+    return create_child(libName, configs, envp, onProcessStarted);
 }

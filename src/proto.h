@@ -3,9 +3,15 @@
  * runtime) and ohncp-spawner, over one AF_UNIX SOCK_SEQPACKET socketpair.
  *
  * Parent -> spawner: PROTO_START (header + payload + fds), PROTO_KILL.
- * Spawner -> parent: PROTO_EXIT, one per reaped child.
+ * Spawner -> parent: PROTO_EXIT, one per reaped child (and one for a start
+ * whose standby died before it could say which slot it took).
  * Child (or spawner, if fork fails) -> the starting thread: one
  * struct proto_report written to the report pipe that came with START.
+ *
+ * A start is named by (slot, gen): `gen` counts the starts of one slot, so
+ * a KILL can name a start the spawner has not seen yet (its request still
+ * waits in the start socket, or the standby's note is still in its pipe)
+ * without ever hitting a later start of the same slot.
  *
  * Both ends are the same build of this project, so the layout is native;
  * the spawner still checks every length it is given.
@@ -20,6 +26,7 @@
 #define PROTO_INLINE_MAX (48 * 1024) /* larger payloads travel in a memfd */
 #define PROTO_PAYLOAD_MAX (16 * 1024 * 1024)
 #define PROTO_NAME_MAX 512         /* "{bundle}:{name}" incl. NUL */
+#define PROTO_NRLIMITS 16          /* RLIMIT_CPU (0) .. RLIMIT_RTTIME (15) */
 
 enum proto_type {
     PROTO_START = 1,
@@ -42,24 +49,38 @@ enum proto_type {
 struct proto_start {
     uint32_t type;
     uint32_t slot;
+    uint32_t gen;
     uint32_t flags;
     uint32_t std_mask;
     uint32_t nfds;  /* passed fds */
     uint32_t nenv;  /* environment strings */
     uint32_t lib_len, sym_len, params_len, names_len, env_len, pname_len;
     uint32_t payload_len;
+    /* The caller's resource limits at the start call (the spawner's own are
+     * those of the parent when it was launched): bit r of rlim_mask says
+     * rlim[r] holds limit r as getrlimit(2) gave it. */
+    uint32_t rlim_mask;
+    struct { uint64_t cur, max; } rlim[PROTO_NRLIMITS];
 };
+
+/* The start's report pipe reached EOF without a report: whoever took the
+ * request is dead. If its standby died before its note, the spawner
+ * answers with the PROTO_EXIT nobody else will send. */
+#define PROTO_KILL_F_TAKEN 1u
 
 struct proto_kill {
     uint32_t type;
     uint32_t slot;
-    int32_t pid;
+    uint32_t gen;
+    uint32_t flags;
+    int32_t pid; /* 0: whatever process took the start */
 };
 
 struct proto_exit {
     uint32_t type;
     uint32_t slot;
-    int32_t pid;
+    uint32_t gen;
+    int32_t pid; /* 0: its standby died before it became the child */
     int32_t wstatus; /* as waitpid(2) reports it */
 };
 

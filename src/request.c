@@ -3,7 +3,9 @@
  *
  * Used by the standby child (which takes requests straight off the start
  * socket) and by the spawner's own fallback path. The sender is our own
- * parent, but every length is still checked before it is used.
+ * parent, but the parser holds against any bytes (tests/fuzz/): every size
+ * and count in the header is checked against the bytes that came (header
+ * first, check_header) before anything is allocated or added up from it.
  */
 #include "internal.h"
 #include "spawner.h"
@@ -11,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Each section must be exactly `count` NUL-terminated strings filling `len`. */
@@ -34,10 +37,21 @@ static const char *take_strings(const char **p, const char *end, uint32_t len, u
     return start;
 }
 
+/* The header alone: sections that add up to the payload (in 64 bits: six
+ * uint32 cannot overflow it), counts no larger than their sections (each
+ * string takes a byte at least), a slot the runtime can have. */
+static int check_header(const struct proto_start *h) {
+    uint64_t sum = (uint64_t)h->lib_len + h->sym_len + h->params_len + h->names_len + h->env_len +
+                   h->pname_len;
+    if (h->payload_len > PROTO_PAYLOAD_MAX || sum != h->payload_len)
+        return -1;
+    if (h->nfds > PROTO_MAX_FDS || h->nfds > h->names_len || h->nenv > h->env_len)
+        return -1;
+    return h->slot < OHNCP_MAX_CHILDREN_HARD ? 0 : -1;
+}
+
 static int parse_sections(const struct proto_start *h, struct child_req *r) {
     const char *p = r->payload, *end = r->payload + h->payload_len;
-    if (h->nenv > h->env_len)
-        return -1;
     r->envp = calloc((size_t)h->nenv + 1, sizeof(char *));
     if (r->envp == NULL)
         return -1;
@@ -54,9 +68,11 @@ static int parse_sections(const struct proto_start *h, struct child_req *r) {
 /* Assign the received fds to their roles (proto.h order). */
 static int assign_fds(const struct proto_start *h, struct child_req *r, const int *fds, int n,
                       int *memfd) {
+    if (h->nfds > PROTO_MAX_FDS) /* first: the sum below stays small */
+        return -1;
     int want = 2 + __builtin_popcount(h->std_mask & 7u) + (h->flags & PROTO_F_MEMFD ? 1 : 0) +
                (h->flags & PROTO_F_IPC ? 1 : 0) + (int)h->nfds;
-    if (h->nfds > PROTO_MAX_FDS || n != want)
+    if (n != want)
         return -1;
     int k = 0;
     r->report_fd = fds[k++];
@@ -77,10 +93,11 @@ static int assign_fds(const struct proto_start *h, struct child_req *r, const in
 
 static int load_payload(const struct proto_start *h, const char *inline_data, size_t inline_len,
                         int memfd, struct child_req *r) {
-    if (h->payload_len > PROTO_PAYLOAD_MAX)
-        return -1;
+    struct stat st;
     if (memfd < 0 && inline_len != h->payload_len)
         return -1;
+    if (memfd >= 0 && (fstat(memfd, &st) < 0 || st.st_size < (off_t)h->payload_len))
+        return -1; /* the memfd has fewer bytes than claimed */
     r->payload = malloc(h->payload_len ? h->payload_len : 1);
     if (r->payload == NULL)
         return -1;
@@ -102,7 +119,8 @@ void request_report(int fd, int code, const char *msg) {
 }
 
 /* Check the header and payload of a received message whose fds are
- * `fds[0..nfds)`; on success `r` owns them (and the payload). */
+ * `fds[0..nfds)`; on success `r` owns them but the memfd, closed here (on
+ * failure the caller closes them all). */
 static int request_parse(const char *buf, size_t n, const int *fds, int nfds,
                          struct child_req *r) {
     struct proto_start h;
@@ -110,16 +128,39 @@ static int request_parse(const char *buf, size_t n, const int *fds, int nfds,
     if (n < sizeof h)
         return -EINVAL;
     memcpy(&h, buf, sizeof h);
-    if (h.type != PROTO_START || assign_fds(&h, r, fds, nfds, &memfd) < 0)
+    if (h.type != PROTO_START || assign_fds(&h, r, fds, nfds, &memfd) < 0) {
+        request_init(r); /* the caller closes the fds */
         return -EINVAL;
+    }
     r->slot = h.slot;
-    int rc = load_payload(&h, buf + sizeof h, n - sizeof h, memfd, r) < 0 ||
+    r->gen = h.gen;
+    r->rlim_mask = h.rlim_mask;
+    for (int i = 0; i < PROTO_NRLIMITS; i++)
+        r->rlim[i] = (struct rlimit){(rlim_t)h.rlim[i].cur, (rlim_t)h.rlim[i].max};
+    int rc = check_header(&h) < 0 || load_payload(&h, buf + sizeof h, n - sizeof h, memfd, r) < 0 ||
                      parse_sections(&h, r) < 0
                  ? -EINVAL
                  : 0;
-    sys_close(memfd);
-    if (rc < 0)
+    if (rc < 0) {
         request_report(r->report_fd, NCP_ERR_INTERNAL, "spawner: malformed start request");
+        request_free(r);
+        request_init(r); /* the caller closes the fds, the memfd among them */
+        return rc;
+    }
+    sys_close(memfd);
+    return 0;
+}
+
+int request_take(const char *buf, size_t n, const int *fds, int nfds, bool truncated,
+                 struct child_req *r) {
+    request_init(r);
+    int rc = truncated ? -EINVAL : request_parse(buf, n, fds, nfds, r);
+    if (rc < 0) {
+        for (int i = 0; i < nfds; i++)
+            sys_close(fds[i]);
+        request_free(r);
+        request_init(r);
+    }
     return rc;
 }
 
@@ -148,16 +189,7 @@ int request_receive(int sock, int flags, struct child_req *r) {
         memcpy(fds + nfds, CMSG_DATA(c), sizeof(int) * (size_t)k);
         nfds += k;
     }
-    int rc = msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)
-                 ? -EINVAL
-                 : request_parse(buf, (size_t)n, fds, nfds, r);
-    if (rc < 0) {
-        for (int i = 0; i < nfds; i++)
-            sys_close(fds[i]);
-        request_free(r);
-        request_init(r);
-    }
-    return rc;
+    return request_take(buf, (size_t)n, fds, nfds, msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC), r);
 }
 
 void request_init(struct child_req *r) {

@@ -19,6 +19,7 @@
  * per child.
  */
 #include "internal.h"
+#include "child_process_info.h"
 #include "ipc_bridge.h"
 #include "proto.h"
 
@@ -36,6 +37,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +50,7 @@ enum phase { RT_DOWN = 0, RT_LAUNCHING, RT_UP };
 
 struct slot {
     int state;
+    uint32_t gen;        /* names this start to the spawner (proto.h) */
     bool ipc;            /* an IPC-mode child (at most 50 live) */
     pid_t pid;
     bool caller_done;    /* the starting thread has its verdict */
@@ -55,12 +58,14 @@ struct slot {
     bool exited;         /* the spawner reaped it */
     bool notify_pending; /* exited before the start call returned */
     int wstatus;
+    uint64_t start_id;   /* set at reservation, before the child can exit */
+    char name[PROTO_NAME_MAX]; /* "{bundle}:{name}", for OH_Ability_AcquireChildProcessInfos */
 };
 
 struct exit_cb {
     void *fn;
     void *user;
-    bool raw; /* OH_Ohncp_OnChildExitStatus, else the SDK callback */
+    int kind; /* enum ncp_exit_cb_kind: which of the three callback types */
 };
 
 #define MAX_EXIT_CBS 128
@@ -69,17 +74,29 @@ struct exit_cb {
 struct pending_ipc {
     bool used;
     bool loaded; /* the child loaded the library: failures now are connection failures */
+    bool dead;   /* its report pipe reached EOF without a report */
+    bool awaiting_exit; /* ... before loading: its exit decides the code */
     int slot;
     pid_t pid;
     int report_fd;
     int channel_fd;
     long long deadline_ns;
     OH_Ability_OnNativeChildProcessStarted cb;
+    uint64_t id; /* its slot's start id (OH_Ohncp_GetLastStartId gives it) */
     /* It reported "connected": its HELLO is now awaited on channel_fd, in
      * the runtime thread's poll set. (Accepting it with a blocking wait let
      * a child that withholds its HELLO stall every other child's callbacks
      * for the whole start timeout.) */
     bool hello;
+};
+
+/* Why an IPC-mode start failed, kept for OH_Ohncp_GetStartErrorMessage: the
+ * callback has only a code, and a caller (the Python layer) may read the
+ * reason on another thread later. The last START_REASONS failures stay. */
+#define START_REASONS 64
+struct start_reason {
+    uint64_t id; /* 0: empty */
+    char msg[248];
 };
 
 static struct {
@@ -95,10 +112,13 @@ static struct {
     pid_t spawner_pid;
     char launch_error[256];
     struct slot slots[OHNCP_MAX_CHILDREN_HARD];
+    uint32_t gens[OHNCP_MAX_CHILDREN_HARD]; /* the last gen of each slot */
     int used;
     int used_ipc;
     struct pending_ipc pending[OHNCP_MAX_IPC_CHILDREN];
+    struct start_reason reasons[START_REASONS]; /* by id % START_REASONS */
     unsigned long name_counter;
+    uint64_t last_start_id; /* start ids are never reused in a process */
 
     pthread_mutex_t cb_lock; /* taken after `lock`, never before */
     struct exit_cb cbs[MAX_EXIT_CBS];
@@ -130,7 +150,10 @@ static int slot_reserve(bool ipc) {
         return -1;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         if (rt.slots[i].state == SLOT_FREE) {
-            rt.slots[i] = (struct slot){.state = SLOT_USED, .ipc = ipc};
+            if (++rt.gens[i] == 0) /* 0 is no start, to the spawner */
+                rt.gens[i] = 1;
+            rt.slots[i] = (struct slot){.state = SLOT_USED, .gen = rt.gens[i], .ipc = ipc,
+                                        .start_id = ++rt.last_start_id};
             rt.used++;
             rt.used_ipc += ipc;
             return i;
@@ -145,23 +168,37 @@ static void slot_free(int i) {
     rt.used--;
 }
 
+/* A live child: its start call succeeded and the spawner has not reaped it. */
+static bool slot_live(const struct slot *s) {
+    return s->state != SLOT_FREE && s->pid > 0 && s->caller_done && !s->failed && !s->exited;
+}
+
+static void slot_set_name(int i, const char *name) {
+    pthread_mutex_lock(&rt.lock);
+    snprintf(rt.slots[i].name, sizeof rt.slots[i].name, "%s", name);
+    pthread_mutex_unlock(&rt.lock);
+}
+
 static void wake_runtime(void) {
     uint64_t one = 1;
     (void)sys_write_all(rt.wake_fd, &one, sizeof one);
 }
 
-/* The spawner reaped slot `i`. Returns true if the exit callbacks must run
- * now (the start call returned success); the slot is then freed. */
-static bool slot_exited(int i, pid_t pid, int wstatus) {
+/* The spawner reaped start `gen` of slot `i`. Returns true if the exit
+ * callbacks must run now (the start call returned success); the slot is
+ * then freed. */
+static bool slot_exited(int i, uint32_t gen, pid_t pid, int wstatus) {
     struct slot *s = &rt.slots[i];
-    if (s->state == SLOT_FREE || s->exited)
+    if (s->state == SLOT_FREE || s->exited || s->gen != gen)
         return false;
     s->exited = true;
     s->wstatus = wstatus;
     if (s->pid == 0)
         s->pid = pid;
-    if (!s->caller_done)
+    if (!s->caller_done) {
+        pthread_cond_broadcast(&rt.cond); /* for died_during_start */
         return false; /* slot_caller_done finishes it */
+    }
     bool notify = !s->failed;
     slot_free(i);
     return notify;
@@ -186,7 +223,7 @@ static void slot_caller_done(int i, bool ok, pid_t pid) {
 
 /* ---- exit callbacks -------------------------------------------------------- */
 
-static void run_exit_callbacks(pid_t pid, int wstatus) {
+static void run_exit_callbacks(pid_t pid, int wstatus, uint64_t start_id) {
     struct exit_cb cbs[MAX_EXIT_CBS];
     pthread_mutex_lock(&rt.cb_lock);
     int n = rt.ncbs;
@@ -195,7 +232,9 @@ static void run_exit_callbacks(pid_t pid, int wstatus) {
     int value = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
     ncp_debug("child %d exited: status 0x%x", (int)pid, wstatus);
     for (int i = 0; i < n; i++) {
-        if (cbs[i].raw)
+        if (cbs[i].kind == NCP_EXIT_CB_BY_ID)
+            ((OH_Ohncp_OnChildExitById)cbs[i].fn)(start_id, pid, wstatus, cbs[i].user);
+        else if (cbs[i].kind == NCP_EXIT_CB_STATUS)
             ((OH_Ohncp_OnChildExitStatus)cbs[i].fn)(pid, wstatus, cbs[i].user);
         else
             ((OH_Ability_OnNativeChildProcessExit)cbs[i].fn)(pid, value);
@@ -348,17 +387,20 @@ static void spawner_lost(void) {
     while (rt.spawner_pid > 0 && waitpid(rt.spawner_pid, &st, 0) < 0 && errno == EINTR)
         ;
     rt.spawner_pid = 0;
-    pid_t dead[OHNCP_MAX_CHILDREN_HARD];
+    struct { pid_t pid; uint64_t id; } dead[OHNCP_MAX_CHILDREN_HARD];
     int ndead = 0;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         pid_t pid = rt.slots[i].pid;
-        if (rt.slots[i].state != SLOT_FREE && slot_exited(i, pid, SIGKILL))
-            dead[ndead++] = pid;
+        uint64_t id = rt.slots[i].start_id;
+        if (rt.slots[i].state != SLOT_FREE && slot_exited(i, rt.slots[i].gen, pid, SIGKILL)) {
+            dead[ndead].pid = pid;
+            dead[ndead++].id = id;
+        }
     }
     pthread_cond_broadcast(&rt.cond);
     pthread_mutex_unlock(&rt.lock);
     for (int i = 0; i < ndead; i++)
-        run_exit_callbacks(dead[i], SIGKILL);
+        run_exit_callbacks(dead[i].pid, SIGKILL, dead[i].id);
 }
 
 /* ---- 4. the runtime thread --------------------------------------------------- */
@@ -371,19 +413,20 @@ static void handle_wake(void) {
         rt.phase = launch_spawner() == 0 ? RT_UP : RT_DOWN;
         pthread_cond_broadcast(&rt.cond);
     }
-    struct { pid_t pid; int wstatus; } due[OHNCP_MAX_CHILDREN_HARD];
+    struct { pid_t pid; int wstatus; uint64_t id; } due[OHNCP_MAX_CHILDREN_HARD];
     int ndue = 0;
     for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
         struct slot *s = &rt.slots[i];
         if (s->state != SLOT_FREE && s->notify_pending) {
             due[ndue].pid = s->pid;
+            due[ndue].id = s->start_id;
             due[ndue++].wstatus = s->wstatus;
             slot_free(i);
         }
     }
     pthread_mutex_unlock(&rt.lock);
     for (int i = 0; i < ndue; i++)
-        run_exit_callbacks(due[i].pid, due[i].wstatus);
+        run_exit_callbacks(due[i].pid, due[i].wstatus, due[i].id);
 }
 
 /* Reads exit events until the socket is empty; false if the spawner is gone. */
@@ -400,10 +443,11 @@ static bool handle_events(void) {
         if (n != sizeof ev || ev.type != PROTO_EXIT || ev.slot >= OHNCP_MAX_CHILDREN_HARD)
             continue; /* our own spawner never sends this; ignore it */
         pthread_mutex_lock(&rt.lock);
-        bool notify = slot_exited((int)ev.slot, ev.pid, ev.wstatus);
+        uint64_t id = rt.slots[ev.slot].start_id; /* slot_exited may free it */
+        bool notify = slot_exited((int)ev.slot, ev.gen, ev.pid, ev.wstatus);
         pthread_mutex_unlock(&rt.lock);
         if (notify)
-            run_exit_callbacks(ev.pid, ev.wstatus);
+            run_exit_callbacks(ev.pid, ev.wstatus, id);
     }
 }
 
@@ -518,39 +562,84 @@ static char *put(char *p, const void *src, size_t len) {
     return p + len + 1;
 }
 
+/* The environment as NUL-terminated strings, in `buf` (malloc'd). */
+struct env_copy {
+    char *buf;
+    size_t len;  /* bytes, NULs included */
+    uint32_t n;  /* strings */
+};
+
+/* Copy `env` in one pass of at most `room` bytes. The race this is for:
+ * another thread may setenv/unsetenv meanwhile (C code does, holding no
+ * lock of ours). Each entry is read once and measured as it is copied, so
+ * the count and length sent are those of the bytes sent, whatever moved
+ * meanwhile; a count taken in an earlier pass could disagree and overrun
+ * the buffer. (The C library's own races stay: it may free an array it
+ * replaces, as getenv in another thread would also find.) */
+static int copy_env(char *const *env, size_t room, struct env_copy *out) {
+    size_t cap = 4096;
+    *out = (struct env_copy){.buf = malloc(cap)};
+    if (out->buf == NULL)
+        return ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; env != NULL; i++) {
+        const char *e = __atomic_load_n(&env[i], __ATOMIC_RELAXED);
+        if (e == NULL)
+            break;
+        size_t len = strnlen(e, room - out->len);
+        if (len == room - out->len)
+            return ncp_fail(NCP_ERR_INVALID_PARAM,
+                            "request too large (environment of more than %zu bytes)", out->len + len);
+        while (out->len + len + 1 > cap) {
+            char *bigger = realloc(out->buf, cap *= 2);
+            if (bigger == NULL)
+                return ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+            out->buf = bigger;
+        }
+        put(out->buf + out->len, e, len);
+        out->len += len + 1;
+        out->n++;
+    }
+    return NCP_NO_ERROR;
+}
+
 /* Serialise the payload: lib, sym, params, names, env, process name. */
 static int build_payload(const struct ncp_start_req *req, struct request *r) {
     char pname[PROTO_NAME_MAX];
     process_name(req, pname, sizeof pname);
-    size_t names_len = 0, env_len = 0, nenv = 0;
+    size_t names_len = 0;
     for (int i = 0; i < req->nfds; i++)
         names_len += strlen(req->names[i]) + 1;
-    for (char **e = environ; e != NULL && *e != NULL; e++, nenv++)
-        env_len += strlen(*e) + 1;
     size_t pname_len = strlen(pname) + 1;
-    size_t total = req->lib_len + 1 + req->sym_len + 1 + req->params_len + 1 + names_len +
-                   env_len + pname_len;
-    if (total > PROTO_PAYLOAD_MAX)
-        return ncp_fail(NCP_ERR_INVALID_PARAM, "request too large (environment of %zu bytes)", env_len);
-    char *p = r->payload = malloc(total);
-    if (p == NULL)
-        return ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+    size_t fixed = req->lib_len + 1 + req->sym_len + 1 + req->params_len + 1 + names_len + pname_len;
+    struct env_copy env = {0};
+    int rc = fixed >= PROTO_PAYLOAD_MAX
+                 ? ncp_fail(NCP_ERR_INVALID_PARAM, "request too large (%zu bytes)", fixed)
+                 : copy_env(req->envp != NULL ? req->envp
+                                              : __atomic_load_n(&environ, __ATOMIC_RELAXED),
+                            PROTO_PAYLOAD_MAX - fixed, &env);
+    char *p = rc == NCP_NO_ERROR ? r->payload = malloc(fixed + env.len) : NULL;
+    if (rc == NCP_NO_ERROR && p == NULL)
+        rc = ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+    if (rc != NCP_NO_ERROR) {
+        free(env.buf);
+        return rc;
+    }
     p = put(p, req->lib, req->lib_len);
     p = put(p, req->sym, req->sym_len);
     p = put(p, req->params, req->params_len);
     for (int i = 0; i < req->nfds; i++)
         p = put(p, req->names[i], strlen(req->names[i]));
-    for (char **e = environ; e != NULL && *e != NULL; e++)
-        p = put(p, *e, strlen(*e));
-    put(p, pname, pname_len - 1);
+    memcpy(p, env.buf, env.len);
+    put(p + env.len, pname, pname_len - 1);
+    free(env.buf);
     r->hdr.lib_len = (uint32_t)req->lib_len + 1;
     r->hdr.sym_len = (uint32_t)req->sym_len + 1;
     r->hdr.params_len = (uint32_t)req->params_len + 1;
     r->hdr.names_len = (uint32_t)names_len;
-    r->hdr.env_len = (uint32_t)env_len;
-    r->hdr.nenv = (uint32_t)nenv;
+    r->hdr.env_len = (uint32_t)env.len;
+    r->hdr.nenv = env.n;
     r->hdr.pname_len = (uint32_t)pname_len;
-    r->hdr.payload_len = (uint32_t)total;
+    r->hdr.payload_len = (uint32_t)(fixed + env.len);
     return NCP_NO_ERROR;
 }
 
@@ -619,8 +708,10 @@ static int start_timeout_ms(void) {
     return ms > 0 && ms < INT_MAX ? (int)ms : 10000;
 }
 
-static void send_kill(int slot, pid_t pid) {
-    struct proto_kill k = {.type = PROTO_KILL, .slot = (uint32_t)slot, .pid = pid};
+/* Kill start `gen` of `slot` (and only if its pid is `pid`, when not 0). */
+static void send_kill(int slot, uint32_t gen, pid_t pid, uint32_t flags) {
+    struct proto_kill k = {.type = PROTO_KILL, .slot = (uint32_t)slot, .gen = gen,
+                           .flags = flags, .pid = pid};
     struct iovec iov = {.iov_base = &k, .iov_len = sizeof k};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
     (void)sys_sendmsg(rt.ctl_fd, &msg, 0);
@@ -639,26 +730,69 @@ static void log_refusal(int code, const char *msg) {
         ncp_debug("%s", msg);
 }
 
+/* The spawner itself refused start `slot` (its report has no pid): no
+ * process exists whose EXIT would free the slot. */
+static void no_child(int slot) {
+    pthread_mutex_lock(&rt.lock);
+    rt.slots[slot].exited = true;
+    pthread_mutex_unlock(&rt.lock);
+}
+
+/* The start's report pipe reached EOF without a report: the process that
+ * took it died. Ask the spawner for its exit (its standby may have died
+ * before the spawner knew the slot: PROTO_KILL_F_TAKEN) and wait for it
+ * until `deadline` (CLOCK_REALTIME): a library that crashed while loading
+ * is the library's failure; a process killed (a standby killed from
+ * outside, or with the spawner) is the runtime's. */
+static int death_verdict(bool up, bool exited, int st);
+
+static int died_during_start(int slot, uint32_t gen, const struct timespec *deadline) {
+    pthread_mutex_lock(&rt.lock);
+    if (rt.phase == RT_UP)
+        send_kill(slot, gen, 0, PROTO_KILL_F_TAKEN);
+    while (rt.phase == RT_UP && !rt.slots[slot].exited &&
+           pthread_cond_timedwait(&rt.cond, &rt.lock, deadline) == 0)
+        ;
+    bool up = rt.phase == RT_UP, exited = rt.slots[slot].exited;
+    int st = rt.slots[slot].wstatus;
+    pthread_mutex_unlock(&rt.lock);
+    return death_verdict(up, exited, st);
+}
+
+/* The code of a start whose taker died before it reported: `up`, whether
+ * the spawner still runs; `exited` and `st`, the taker's exit if it came. */
+static int death_verdict(bool up, bool exited, int st) {
+    if (!up)
+        return ncp_fail(NCP_ERR_SERVICE_ERROR, "the spawner exited during the start");
+    if (!exited || (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+        return ncp_fail(NCP_ERR_SERVICE_ERROR, "the child was killed during the start");
+    if (WIFSIGNALED(st))
+        return ncp_fail(NCP_ERR_LIB_LOADING_FAILED,
+                        "the child died of signal %d while loading the library", WTERMSIG(st));
+    return ncp_fail(NCP_ERR_LIB_LOADING_FAILED,
+                    "the child exited with status %d while loading the library", WEXITSTATUS(st));
+}
+
 /* Wait for the one report the child (or the spawner) writes. */
-static int await_report(int report_r, int slot, int32_t *ret_pid) {
+static int await_report(int report_r, int slot, uint32_t gen, int32_t *ret_pid) {
     struct proto_report rep;
     int ev = sys_poll1(report_r, POLLIN, start_timeout_ms());
     if (ev == 0) {
-        send_kill(slot, 0);
+        send_kill(slot, gen, 0, 0); /* taken or not: the spawner keeps it for its start */
         return ncp_fail(NCP_ERR_TIMEOUT, "the child did not load its library within %d ms",
                         start_timeout_ms());
     }
     ssize_t n = ev < 0 ? ev : sys_read(report_r, &rep, sizeof rep);
     if (n != (ssize_t)sizeof rep) {
-        pthread_mutex_lock(&rt.lock);
-        bool up = rt.phase == RT_UP;
-        pthread_mutex_unlock(&rt.lock);
-        if (!up)
-            return ncp_fail(NCP_ERR_SERVICE_ERROR, "the spawner exited during the start");
-        return ncp_fail(NCP_ERR_LIB_LOADING_FAILED, "the child died while loading the library");
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += start_timeout_ms() / 1000 + 1;
+        return died_during_start(slot, gen, &deadline);
     }
     rep.msg[sizeof rep.msg - 1] = '\0';
     if (rep.code != NCP_NO_ERROR) {
+        if (rep.pid <= 0)
+            no_child(slot);
         log_refusal(rep.code, rep.msg);
         return ncp_fail(rep.code, "%s", rep.msg);
     }
@@ -666,9 +800,23 @@ static int await_report(int report_r, int slot, int32_t *ret_pid) {
     return NCP_NO_ERROR;
 }
 
-/* Reserve a slot and send START. On NCP_NO_ERROR: *ret_slot, and in
- * *ret_report the read end of the report pipe. */
-static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_report) {
+/* The limits the child gets: ours now, which may differ from the
+ * spawner's (ours when it was launched). */
+static void caller_limits(struct proto_start *h) {
+    for (int i = 0; i < PROTO_NRLIMITS; i++) {
+        struct rlimit rl;
+        if (getrlimit(i, &rl) < 0)
+            continue; /* a kernel without limit i: the spawner's stays */
+        h->rlim[i].cur = rl.rlim_cur;
+        h->rlim[i].max = rl.rlim_max;
+        h->rlim_mask |= 1u << i;
+    }
+}
+
+/* Reserve a slot and send START. On NCP_NO_ERROR: *ret_slot and its
+ * *ret_gen, and in *ret_report the read end of the report pipe. */
+static int send_start(const struct ncp_start_req *req, int *ret_slot, uint32_t *ret_gen,
+                      int *ret_report) {
     uint32_t flags = (req->ipc ? PROTO_F_IPC : 0) |
                      (req->isolation_mode == NCP_ISOLATION_MODE_ISOLATED
                           ? PROTO_F_ISOLATED | (req->isolation_uid ? PROTO_F_OWN_UID : 0)
@@ -682,14 +830,19 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_r
                       "%d children are alive, %d of them in IPC mode: the limit is %d (at "
                       "most %d in IPC mode); a child counts until it has exited",
                       rt.used, rt.used_ipc, child_limit(), OHNCP_MAX_IPC_CHILDREN);
+    uint32_t gen = slot >= 0 ? rt.slots[slot].gen : 0;
     pthread_mutex_unlock(&rt.lock);
     if (rc != NCP_NO_ERROR)
         return rc;
     r.hdr.slot = (uint32_t)slot;
+    r.hdr.gen = *ret_gen = gen;
     int cpu = sched_getcpu();
     if (cpu >= 0 && cpu < 0xffff)
         r.hdr.flags |= (uint32_t)(cpu + 1) << PROTO_CPU_SHIFT;
+    caller_limits(&r.hdr);
     rc = build_payload(req, &r);
+    if (rc == NCP_NO_ERROR) /* the name ends the payload */
+        slot_set_name(slot, r.payload + r.hdr.payload_len - r.hdr.pname_len);
     if (rc == NCP_NO_ERROR && r.hdr.payload_len > PROTO_INLINE_MAX)
         rc = payload_to_memfd(&r);
     if (rc == NCP_NO_ERROR && pipe2(pipefd, O_CLOEXEC) < 0)
@@ -715,68 +868,131 @@ static int send_start(const struct ncp_start_req *req, int *ret_slot, int *ret_r
     return NCP_NO_ERROR;
 }
 
-int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid) {
+int runtime_start(const struct ncp_start_req *req, int32_t *ret_pid, uint64_t *ret_id) {
     int slot, report;
-    int rc = send_start(req, &slot, &report);
+    uint32_t gen;
+    int rc = send_start(req, &slot, &gen, &report);
     if (rc != NCP_NO_ERROR)
         return rc;
     int32_t pid = 0;
-    rc = await_report(report, slot, &pid);
+    pthread_mutex_lock(&rt.lock);
+    uint64_t id = rt.slots[slot].start_id; /* the slot is ours until caller_done */
+    pthread_mutex_unlock(&rt.lock);
+    rc = await_report(report, slot, gen, &pid);
     sys_close(report);
     pthread_mutex_lock(&rt.lock);
     slot_caller_done(slot, rc == NCP_NO_ERROR, pid);
     pthread_mutex_unlock(&rt.lock);
     if (rc == NCP_NO_ERROR)
         *ret_pid = pid;
+    if (rc == NCP_NO_ERROR && ret_id != NULL)
+        *ret_id = id;
     return rc;
 }
 
 /* ---- 6. IPC-mode starts ---------------------------------------------------- */
 
+static __thread uint64_t last_start_id;
+
+uint64_t OH_Ohncp_GetLastStartId(void) { return last_start_id; }
+
+int OH_Ohncp_GetStartErrorMessage(uint64_t id, char *buf, size_t size) {
+    if (buf == NULL || size == 0)
+        return NCP_ERR_INVALID_PARAM;
+    int rc = NCP_ERR_INVALID_PARAM;
+    pthread_mutex_lock(&rt.lock);
+    const struct start_reason *r = &rt.reasons[id % START_REASONS];
+    if (id != 0 && r->id == id) {
+        snprintf(buf, size, "%s", r->msg);
+        rc = NCP_NO_ERROR;
+    }
+    pthread_mutex_unlock(&rt.lock);
+    return rc;
+}
+
 int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessStarted cb) {
     int sv[2], slot, report;
+    uint32_t gen;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return ncp_fail(NCP_ERR_INTERNAL, "socketpair: %s", strerror(errno));
     req->ipc = true;
     req->channel_fd = sv[1];
-    int rc = send_start(req, &slot, &report);
+    int rc = send_start(req, &slot, &gen, &report);
     sys_close(sv[1]);
     if (rc != NCP_NO_ERROR) {
         sys_close(sv[0]);
         return rc;
     }
     pthread_mutex_lock(&rt.lock);
+    uint64_t id = rt.slots[slot].start_id;
     for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) {
         if (!rt.pending[i].used) { /* a place exists: slots are limited to 50 too */
-            rt.pending[i] = (struct pending_ipc){true, false, slot, 0, report, sv[0],
+            rt.pending[i] = (struct pending_ipc){true, false, false, false, slot, 0, report, sv[0],
                                                  sys_now_ns() + start_timeout_ms() * 1000000LL, cb,
-                                                 false};
+                                                 id, false};
             break;
         }
     }
     wake_runtime();
     pthread_mutex_unlock(&rt.lock);
+    last_start_id = id;
     return NCP_NO_ERROR;
 }
 
-/* The start's one callback (runtime thread, no lock held). A failed child
- * is killed: it must not run on without its parent knowing it. */
-static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy) {
+/* The start's one callback (runtime thread, no lock held), with `why` (a
+ * failure's reason) in this thread's OH_Ohncp_GetLastErrorMessage while it
+ * runs, and kept by id. A failed child is killed: it must not run on
+ * without its parent knowing it. */
+static void finish_ipc(struct pending_ipc *p, int code, OHIPCRemoteProxy *proxy, const char *why) {
     struct pending_ipc done = *p;
     sys_close(done.report_fd);
     sys_close(done.channel_fd);
     pthread_mutex_lock(&rt.lock);
-    /* Kill only a child that has not been reaped: a reaped one's slot may
-     * be free and reused as soon as slot_caller_done runs, and a kill by
-     * slot alone would then hit the newcomer. With the pid (once the child
-     * reported) the spawner checks both. */
+    /* Kill only a child that has not been reaped (the spawner would keep
+     * the kill for a start it already forgot). The gen names this start
+     * alone; with the pid (once the child reported) the spawner checks both. */
     if (code != NCP_NO_ERROR && rt.phase == RT_UP && !rt.slots[done.slot].exited)
-        send_kill(done.slot, done.pid);
+        send_kill(done.slot, rt.slots[done.slot].gen, done.pid, done.dead ? PROTO_KILL_F_TAKEN : 0);
+    if (code != NCP_NO_ERROR) {
+        struct start_reason *r = &rt.reasons[done.id % START_REASONS];
+        r->id = done.id;
+        snprintf(r->msg, sizeof r->msg, "%s", why);
+    }
     *p = (struct pending_ipc){0};
     slot_caller_done(done.slot, code == NCP_NO_ERROR, done.pid);
     pthread_mutex_unlock(&rt.lock);
     ncp_debug("IPC start of slot %d: %d", done.slot, code);
+    ncp_clear_error();
+    if (code != NCP_NO_ERROR)
+        (void)ncp_fail(code, "%s", why);
     done.cb(code, proxy);
+}
+
+/* It died before loading: as died_during_start, but the runtime thread
+ * cannot wait; its exit (or the spawner's loss, or 1 s more) comes to
+ * check_exit. */
+static void await_exit(struct pending_ipc *p) {
+    pthread_mutex_lock(&rt.lock);
+    if (rt.phase == RT_UP && !rt.slots[p->slot].exited)
+        send_kill(p->slot, rt.slots[p->slot].gen, 0, PROTO_KILL_F_TAKEN);
+    pthread_mutex_unlock(&rt.lock);
+    p->awaiting_exit = true;
+    long long later = sys_now_ns() + 1000000000LL;
+    if (p->deadline_ns < later)
+        p->deadline_ns = later;
+}
+
+static void check_exit(struct pending_ipc *p, long long now) {
+    pthread_mutex_lock(&rt.lock);
+    bool up = rt.phase == RT_UP, exited = rt.slots[p->slot].exited;
+    int st = rt.slots[p->slot].wstatus;
+    pthread_mutex_unlock(&rt.lock);
+    if (!up || exited || now >= p->deadline_ns) {
+        int code = death_verdict(up, exited, st);
+        char why[256]; /* death_verdict's sentence, before finish_ipc resets it */
+        snprintf(why, sizeof why, "%s", OH_Ohncp_GetLastErrorMessage());
+        finish_ipc(p, code, NULL, why);
+    }
 }
 
 /* Its channel is readable (the HELLO, or its end), or its time is up:
@@ -788,7 +1004,9 @@ static void accept_hello(struct pending_ipc *p, bool readable) {
         rc = OH_Ohncp_IPCAcceptChannel(p->channel_fd, 0, &proxy);
         p->channel_fd = -1; /* taken over */
     }
-    finish_ipc(p, rc == 0 ? NCP_NO_ERROR : NCP_ERR_CONNECTION_FAILED, proxy);
+    finish_ipc(p, rc == 0 ? NCP_NO_ERROR : NCP_ERR_CONNECTION_FAILED, proxy,
+               readable ? "the child's IPC channel failed before its first message"
+                        : "the child reported connected but sent no IPC message in time");
 }
 
 /* The fd the runtime thread watches for a pending start. */
@@ -801,20 +1019,30 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
         return;
     }
     if (!readable) {
-        finish_ipc(p, NCP_ERR_TIMEOUT, NULL);
+        finish_ipc(p, NCP_ERR_TIMEOUT, NULL,
+                   p->loaded ? "the child did not connect in time"
+                             : "the child did not load its library in time");
         return;
     }
     struct proto_report rep;
     ssize_t n = sys_read(p->report_fd, &rep, sizeof rep);
     if (n != (ssize_t)sizeof rep) { /* died: before or after loading */
-        finish_ipc(p, p->loaded ? NCP_ERR_CONNECTION_FAILED : NCP_ERR_LIB_LOADING_FAILED, NULL);
+        p->dead = true;
+        if (p->loaded)
+            finish_ipc(p, NCP_ERR_CONNECTION_FAILED, NULL,
+                       "the child exited or was killed before its start completed (in "
+                       "NativeChildProcess_OnConnect or early in NativeChildProcess_MainProc)");
+        else
+            await_exit(p);
     } else if (rep.code != NCP_NO_ERROR) {
         rep.msg[sizeof rep.msg - 1] = '\0';
         if (rep.pid > 0)
             p->pid = rep.pid; /* the child's own report: kill it by pid */
+        else if (!p->loaded)
+            no_child(p->slot);
         log_refusal(rep.code, rep.msg);
         ncp_debug("IPC start of slot %d failed: %s", p->slot, rep.msg);
-        finish_ipc(p, rep.code, NULL);
+        finish_ipc(p, rep.code, NULL, rep.msg);
     } else if (!p->loaded) {
         p->loaded = true;
         p->pid = rep.pid;
@@ -832,7 +1060,8 @@ static int poll_pending(struct pollfd *p, int *which, int *n) {
     for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) {
         if (!rt.pending[i].used)
             continue;
-        p[*n] = (struct pollfd){.fd = pending_fd(&rt.pending[i]), .events = POLLIN};
+        int fd = rt.pending[i].awaiting_exit ? -1 : pending_fd(&rt.pending[i]); /* at EOF */
+        p[*n] = (struct pollfd){.fd = fd, .events = POLLIN};
         which[(*n)++] = i;
         long long d = rt.pending[i].deadline_ns;
         next = next < 0 || d < next ? d : next;
@@ -846,7 +1075,9 @@ static void handle_pending(const struct pollfd *p, const int *which, int n) {
     long long now = sys_now_ns();
     for (int k = 0; k < n; k++) {
         struct pending_ipc *pi = &rt.pending[which[k]];
-        if (!pi->used || pending_fd(pi) != p[k].fd)
+        if (pi->used && pi->awaiting_exit)
+            check_exit(pi, now);
+        if (!pi->used || pi->awaiting_exit || pending_fd(pi) != p[k].fd)
             continue;
         if (p[k].revents)
             follow_ipc(pi, true);
@@ -862,43 +1093,103 @@ int runtime_kill(int32_t pid) {
     pthread_mutex_lock(&rt.lock);
     for (int i = 0; pid > 0 && i < OHNCP_MAX_CHILDREN_HARD; i++) {
         const struct slot *s = &rt.slots[i];
-        if (s->state != SLOT_FREE && s->pid == pid && s->caller_done && !s->failed && !s->exited) {
+        if (slot_live(s) && s->pid == pid) {
             slot = i;
             break;
         }
     }
     if (slot >= 0 && rt.phase == RT_UP)
-        send_kill(slot, pid); /* the spawner checks slot and pid again */
+        send_kill(slot, rt.slots[slot].gen, pid, 0); /* the spawner checks pid again */
     pthread_mutex_unlock(&rt.lock);
     if (slot < 0)
         return ncp_fail(NCP_ERR_INVALID_PID, "pid %d is not a live child of this process", (int)pid);
     return NCP_NO_ERROR;
 }
 
-static int find_cb(void *fn, void *user, bool raw) {
+/* runtime_kill for the child of start `id`: a pid may be reused by the time
+ * a caller asks, a start id is not. */
+int runtime_kill_by_id(uint64_t id) {
+    int slot = -1;
+    pid_t pid = 0;
+    pthread_mutex_lock(&rt.lock);
+    for (int i = 0; id > 0 && i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        const struct slot *s = &rt.slots[i];
+        if (s->state != SLOT_FREE && s->start_id == id && s->caller_done && !s->failed &&
+            !s->exited) {
+            slot = i;
+            pid = s->pid;
+            break;
+        }
+    }
+    if (slot >= 0 && rt.phase == RT_UP)
+        send_kill(slot, rt.slots[slot].gen, pid, 0);
+    pthread_mutex_unlock(&rt.lock);
+    if (slot < 0)
+        return ncp_fail(NCP_ERR_INVALID_PID, "start %llu has no live child in this process",
+                        (unsigned long long)id);
+    return NCP_NO_ERROR;
+}
+
+
+int runtime_child_infos(OH_AbilityRuntime_ChildProcessInfosHandle *ret, uint32_t *count) {
+    pthread_mutex_lock(&rt.lock);
+    uint32_t n = 0;
+    size_t names = 0;
+    for (int i = 0; i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        if (slot_live(&rt.slots[i])) {
+            n++;
+            names += strlen(rt.slots[i].name) + 1;
+        }
+    }
+    struct OH_AbilityRuntime_ChildProcessInfos *set = NULL;
+    if (n > 0)
+        set = malloc(sizeof *set + n * sizeof set->items[0] + names);
+    if (n > 0 && set == NULL) {
+        pthread_mutex_unlock(&rt.lock);
+        return ncp_fail(NCP_ERR_INTERNAL, "out of memory");
+    }
+    char *text = set != NULL ? (char *)&set->items[n] : NULL;
+    for (int i = 0, k = 0; set != NULL && i < OHNCP_MAX_CHILDREN_HARD; i++) {
+        const struct slot *s = &rt.slots[i];
+        if (!slot_live(s))
+            continue;
+        size_t len = strlen(s->name) + 1;
+        memcpy(text, s->name, len);
+        set->items[k++] = (struct OH_AbilityRuntime_ChildProcessInfo){s->pid, getpid(), text};
+        text += len;
+    }
+    if (set != NULL)
+        set->count = n;
+    pthread_mutex_unlock(&rt.lock);
+    *ret = set;
+    *count = n;
+    return NCP_NO_ERROR;
+}
+
+static int find_cb(void *fn, void *user, int kind) {
     for (int i = 0; i < rt.ncbs; i++)
-        if (rt.cbs[i].fn == fn && rt.cbs[i].user == user && rt.cbs[i].raw == raw)
+        if (rt.cbs[i].fn == fn && rt.cbs[i].user == user && rt.cbs[i].kind == kind)
             return i;
     return -1;
 }
 
-int runtime_add_exit_cb(void *fn, void *user, bool raw) {
+int runtime_add_exit_cb(void *fn, void *user, int kind) {
     int rc = NCP_NO_ERROR;
     pthread_mutex_lock(&rt.cb_lock);
-    if (find_cb(fn, user, raw) < 0) {
+    if (find_cb(fn, user, kind) < 0) {
         if (rt.ncbs == MAX_EXIT_CBS)
             rc = ncp_fail(NCP_ERR_INTERNAL, "more than %d exit callbacks", MAX_EXIT_CBS);
         else
-            rt.cbs[rt.ncbs++] = (struct exit_cb){fn, user, raw};
+            rt.cbs[rt.ncbs++] = (struct exit_cb){fn, user, kind};
     }
     pthread_mutex_unlock(&rt.cb_lock);
     return rc;
 }
 
-int runtime_remove_exit_cb(void *fn, void *user, bool raw) {
+int runtime_remove_exit_cb(void *fn, void *user, int kind) {
     int rc = NCP_NO_ERROR;
     pthread_mutex_lock(&rt.cb_lock);
-    int i = find_cb(fn, user, raw);
+    int i = find_cb(fn, user, kind);
     if (i < 0) {
         rc = ncp_fail(NCP_ERR_CALLBACK_NOT_EXIST, "callback is not registered");
     } else {

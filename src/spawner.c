@@ -3,7 +3,7 @@
  *
  * Map:
  *   1. state: the exported child-state symbol, the children table
- *   2. exit events (queued, sent without blocking)
+ *   2. exit events (queued, sent without blocking); kills
  *   3. the standby child
  *   4. requests: KILL, and START when there is no standby
  *   5. shutdown and main loop
@@ -59,8 +59,15 @@ struct rlimit spawner_orig_nofile;
 static struct kid {
     pid_t pid;
     uint32_t slot; /* NO_SLOT: the standby, not yet a child */
+    uint32_t gen;  /* of the start it took (proto.h) */
 } kids[MAX_KIDS];
 static int nkids;
+
+/* Per slot: the gen of the last start a process took for it, and of a kill
+ * that came before its start was taken. A slot's starts reach us in gen
+ * order: the parent reuses a slot only after our EXIT for the last one. */
+static uint32_t slot_taken[OHNCP_MAX_CHILDREN_HARD];
+static uint32_t slot_kill[OHNCP_MAX_CHILDREN_HARD];
 
 static int find_kid(pid_t pid) {
     for (int i = 0; i < nkids; i++)
@@ -69,16 +76,16 @@ static int find_kid(pid_t pid) {
     return -1;
 }
 
-/* ---- 2. exit events ------------------------------------------------------------ */
+/* ---- 2. exit events, kills ----------------------------------------------------- */
 
 /* The parent may be busy in a callback that itself starts a child; never
  * block on it. The queue holds at most one event per child. */
 static struct proto_exit outq[MAX_KIDS];
 static int outq_head, outq_len;
 
-static void queue_exit(uint32_t slot, pid_t pid, int wstatus) {
+static void queue_exit(uint32_t slot, uint32_t gen, pid_t pid, int wstatus) {
     int tail = (outq_head + outq_len) % MAX_KIDS;
-    outq[tail] = (struct proto_exit){PROTO_EXIT, slot, pid, wstatus};
+    outq[tail] = (struct proto_exit){PROTO_EXIT, slot, gen, pid, wstatus};
     outq_len++;
 }
 
@@ -96,6 +103,46 @@ static bool flush_exits(void) {
         outq_len--;
     }
     return true;
+}
+
+/* Kid k took start (slot, gen); a kill that came first lands now. */
+static void took_start(int k, uint32_t slot, uint32_t gen) {
+    if (slot >= OHNCP_MAX_CHILDREN_HARD)
+        return; /* request.c refuses such slots */
+    kids[k].slot = slot;
+    kids[k].gen = gen;
+    slot_taken[slot] = gen;
+    if (slot_kill[slot] == gen)
+        (void)kill(kids[k].pid, SIGKILL);
+}
+
+static void collect_notes(void);
+
+/* The race this exists for: a KILL may come before we know which process
+ * took its start (the request still in the start socket when the start
+ * timed out; a note not yet read). Such a kill waits in slot_kill. */
+static void do_kill(const struct proto_kill *k) {
+    if (k->slot >= OHNCP_MAX_CHILDREN_HARD)
+        return;
+    collect_notes(); /* a note written before the KILL was sent is read first */
+    for (int i = 0; i < nkids; i++) {
+        if (kids[i].slot == k->slot && kids[i].gen == k->gen) {
+            if (k->pid == 0 || kids[i].pid == k->pid)
+                (void)kill(kids[i].pid, SIGKILL);
+            return;
+        }
+    }
+    if (slot_taken[k->slot] == k->gen)
+        return; /* reaped already, its EXIT sent */
+    if (k->flags & PROTO_KILL_F_TAKEN) {
+        /* Its standby died before its note (we reaped it as a standby): no
+         * EXIT would ever free the slot. How it died is not known here;
+         * killed, as a standby does not die by itself. */
+        slot_taken[k->slot] = k->gen;
+        queue_exit(k->slot, k->gen, 0, SIGKILL);
+        return;
+    }
+    slot_kill[k->slot] = k->gen; /* not taken yet */
 }
 
 /* ---- 3. the standby children ------------------------------------------------------ */
@@ -137,7 +184,7 @@ static void make_standbys(void) {
         }
         standbys[i] = (struct standby){pid, note[0], false};
         nready++;
-        kids[nkids++] = (struct kid){pid, NO_SLOT};
+        kids[nkids++] = (struct kid){pid, NO_SLOT, 0};
     }
 }
 
@@ -152,7 +199,7 @@ static void collect_note(int i) {
     if (n == (ssize_t)sizeof note && !sb->taken) {
         int k = find_kid(sb->pid);
         if (k >= 0)
-            kids[k].slot = note.slot;
+            took_start(k, note.slot, note.gen);
         if (note.isolated) /* the standbys forked from now on join it */
             sandbox_share_net();
         sb->taken = true;
@@ -169,6 +216,13 @@ static void collect_note(int i) {
     }
     sys_closep(&sb->note_fd);
     *sb = (struct standby){0, -1, false};
+}
+
+/* Every standby's note, readable at poll time or not. */
+static void collect_notes(void) {
+    for (int i = 0; i < STANDBY_POOL; i++)
+        if (standbys[i].pid != 0)
+            collect_note(i);
 }
 
 static int find_standby(pid_t pid) {
@@ -194,7 +248,7 @@ static void reap(int sigfd) {
         if (i < 0)
             continue;
         if (kids[i].slot != NO_SLOT)
-            queue_exit(kids[i].slot, pid, st);
+            queue_exit(kids[i].slot, kids[i].gen, pid, st);
         kids[i] = kids[--nkids];
     }
 }
@@ -216,22 +270,15 @@ static void serve_start(void) {
             watch_spawner();
             child_run(&r, -1); /* closes every fd it does not need */
         }
-        if (pid < 0)
+        if (pid < 0) {
             request_report(r.report_fd, NCP_ERR_INTERNAL, strerror(errno));
-        else
-            kids[nkids++] = (struct kid){pid, r.slot};
+        } else {
+            kids[nkids] = (struct kid){pid, NO_SLOT, 0};
+            took_start(nkids++, r.slot, r.gen);
+        }
     }
     request_close_fds(&r);
     request_free(&r);
-}
-
-static void do_kill(const struct proto_kill *k) {
-    for (int i = 0; i < nkids; i++) {
-        if (kids[i].slot == k->slot && (k->pid == 0 || kids[i].pid == k->pid)) {
-            (void)kill(kids[i].pid, SIGKILL);
-            return;
-        }
-    }
 }
 
 /* Control messages (KILL); returns false once the parent is gone. */
@@ -346,10 +393,7 @@ int main(int argc, char **argv) {
                 continue;
             shutdown_all();
         }
-        /* Notes first: a KILL may name the slot a standby just took. */
-        for (int i = 0; i < STANDBY_POOL; i++)
-            if (p[3 + i].revents && standbys[i].pid != 0)
-                collect_note(i);
+        collect_notes(); /* first: a KILL may name the start a standby took just now */
         if (p[1].revents)
             reap(sigfd);
         if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !serve_control())

@@ -11,7 +11,7 @@
 
 /* A parsed, validated PROTO_START; every pointer points into `payload`. */
 struct child_req {
-    uint32_t slot;
+    uint32_t slot, gen;
     const char *lib, *sym, *params, *pname;
     const char *names[PROTO_MAX_FDS];
     int nfds;
@@ -25,6 +25,8 @@ struct child_req {
     bool isolated;  /* isolated mode: sandbox_enter before loading */
     bool own_uid;   /* ... with isolationUid */
     int caller_cpu; /* where the caller waits for the report; -1 unknown */
+    uint32_t rlim_mask; /* the caller's resource limits (proto.h) */
+    struct rlimit rlim[PROTO_NRLIMITS];
 };
 
 /* ---- request.c ---- */
@@ -33,6 +35,11 @@ struct child_req {
  * Returns 0; -EAGAIN; -EPIPE at EOF; -EINVAL for a malformed message (its
  * fds are closed and its sender, if reachable, told). */
 int request_receive(int sock, int flags, struct child_req *r);
+/* The same for a message already received: `buf[0..n)` with its fds
+ * `fds[0..nfds)` (`truncated`: the kernel cut it short). On failure the
+ * fds are closed. */
+int request_take(const char *buf, size_t n, const int *fds, int nfds, bool truncated,
+                 struct child_req *r);
 void request_init(struct child_req *r);
 /* Write a failure report to a start's report pipe. */
 void request_report(int fd, int code, const char *msg);
@@ -46,7 +53,7 @@ void request_free(struct child_req *r);
 
 /* The note a standby writes to the spawner when it takes a request. */
 struct standby_note {
-    uint32_t slot;
+    uint32_t slot, gen;
     uint32_t isolated; /* an isolated start: the spawner shares a network namespace */
 };
 

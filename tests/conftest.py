@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import ohncp
-from ohncp._ohncp import lib
+from ohncp import _events
 
 from helpers import close_quietly
 
@@ -139,9 +139,9 @@ def _no_tracked_children() -> Iterator[None]:
     """Fail a test that leaves a child handle behind in the shim's table."""
     yield
     deadline = time.monotonic() + 10
-    while lib.shim_tracked() != 0 and time.monotonic() < deadline:
+    while _events.loop().tracked() != 0 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert lib.shim_tracked() == 0, "a test left a child un-reaped"
+    assert _events.loop().tracked() == 0, "a test left a child un-reaped"
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import ohncp
 from ohncp import _events, _ipc
 from ohncp._ohncp import lib
 
-from helpers import read_until_eof
+from helpers import read_until_eof, run_python
 
 ADD, ECHO, EXIT, RETURN, ABORT, FD, PID, CALLBACK = range(1, 9)
 
@@ -549,3 +549,55 @@ def test_already_in_child_from_python(
         out = read_until_eof(r, 60)
         assert child.wait(timeout=60) == 0
     assert out == b"16010005;16010005;"
+
+
+FORK_UNDER_LOAD = """
+import os, signal, sys, threading, time, ohncp
+from ohncp._ohncp import lib
+
+entry, ipc_lib = sys.argv[1], sys.argv[2]
+stop = time.monotonic() + 3
+
+def churn():  # exits: the event ring's lock, from the runtime's thread
+    while time.monotonic() < stop:
+        ohncp.start(entry, "0").wait(timeout=60)
+
+def connects():  # the connect slots' lock, from this thread and the runtime's
+    while time.monotonic() < stop:
+        with ohncp.connect(ipc_lib, timeout=60) as proxy:
+            proxy.send_request(3)
+
+threads = [threading.Thread(target=churn) for _ in range(3)]
+threads.append(threading.Thread(target=connects))
+for t in threads:
+    t.start()
+forks = bad = 0
+while time.monotonic() < stop and forks < 30:
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(30)  # a lock left held would hang: die by SIGALRM instead
+        ok = lib.shim_init() == 0 and lib.shim_connect_busy() == 0
+        ok = ok and lib.shim_events_lost() == 0
+        ok = ok and ohncp.start(entry, "5").wait(timeout=30) == 5
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    forks += 1
+    bad += os.waitstatus_to_exitcode(status) != 0
+for t in threads:
+    t.join()
+print(forks, bad)
+"""
+
+
+def test_fork_while_other_threads_use_the_shim(
+    basic: Callable[[str], str], child_libs: dict[str, Path], tmp_path: Path
+) -> None:
+    # The shim's fork handler takes its locks before fork() and lets them go
+    # in both processes: a child forked while a runtime thread queues an exit
+    # or finishes a connect finds every lock free and no parent's state.
+    args = [basic("ExitCode"), str(child_libs["ipc_child"])]
+    done = run_python(f"import sys; sys.argv[1:] = {args!r}\n" + FORK_UNDER_LOAD, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    forks, bad = map(int, done.stdout.split())
+    assert forks > 0
+    assert bad == 0

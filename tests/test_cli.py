@@ -48,6 +48,9 @@ def test_libs(tmp_path: Path) -> None:
         f"-Wl,-rpath,{libdir}",
         "-lchild_process",
         "-lipc_capi",
+        "-lhilog_ndk.z",
+        "-lability_runtime",
+        "-lbackground_process_manager.z",
     ]
 
 
@@ -64,8 +67,10 @@ def test_flags_build_a_program(tmp_path: Path) -> None:
     source.write_text(
         "#include <AbilityKit/native_child_process.h>\n"
         "#include <IPCKit/ipc_kit.h>\n"
+        "#include <hilog/log.h>\n"
         "#include <stdio.h>\n"
         "int main(void) {\n"
+        '    OH_LOG_Print(LOG_APP, LOG_WARN, 1, "probe", "from %{public}s", "hilog");\n'
         '    printf("%d\\n", (int)OH_Ability_IsNativeChildProcessSupported());\n'
         "    return 0;\n"
         "}\n"
@@ -75,6 +80,7 @@ def test_flags_build_a_program(tmp_path: Path) -> None:
     subprocess.run(["cc", "-Wall", "-Werror", "-o", str(program), str(source), *flags], check=True)
     done = subprocess.run([str(program)], capture_output=True, text=True, check=True, timeout=30)
     assert done.stdout.strip() == "1"
+    assert " W A00001/probe: from hilog" in done.stderr
 
 
 def test_version(tmp_path: Path) -> None:

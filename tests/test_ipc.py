@@ -12,7 +12,6 @@ import gc
 import math
 import os
 import pickle
-import select
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 import ohncp
-from ohncp import _errors
+from ohncp import _errors, _ipc
 from ohncp._ohncp import ffi, lib
 
 from helpers import eventually, native_children, read_until_eof, run_python
@@ -666,26 +665,48 @@ def test_closed_data_parcel(proxy: ohncp.RemoteProxy) -> None:
 
 
 def test_missing_library(tmp_path: Path) -> None:
-    exc = connect_error(str(tmp_path / "libnot_there.so"))
+    path = str(tmp_path / "libnot_there.so")
+    exc = connect_error(path)
     assert type(exc) is ohncp.LibLoadingFailedError
     assert exc.code == lib.NCP_ERR_LIB_LOADING_FAILED
+    # the dlopen error travels from the child to the exception
+    assert f"cannot load {path}" in str(exc)
+    assert "No such file or directory" in str(exc)
 
 
 def test_missing_main_proc(ipc_lib: IpcLib) -> None:
     exc = connect_error(ipc_lib("ipc_no_main"))
     assert type(exc) is ohncp.LibLoadingFailedError
     assert exc.code == lib.NCP_ERR_LIB_LOADING_FAILED
+    assert "no symbol NativeChildProcess_MainProc" in str(exc)
 
 
 def test_args_mode_library_has_no_on_connect(ipc_lib: IpcLib) -> None:
     exc = connect_error(ipc_lib("basic"))
     assert type(exc) is ohncp.LibLoadingFailedError
+    assert "no symbol NativeChildProcess_OnConnect" in str(exc)
 
 
 def test_on_connect_returns_null(ipc_lib: IpcLib) -> None:
     exc = connect_error(ipc_lib("ipc_no_stub"))
     assert type(exc) is ohncp.ConnectionFailedError
     assert exc.code == lib.NCP_ERR_CONNECTION_FAILED
+    assert "NativeChildProcess_OnConnect of" in str(exc)
+    assert "returned NULL" in str(exc)
+
+
+def test_on_connect_crashes(ipc_lib: IpcLib) -> None:
+    exc = connect_error(ipc_lib("ipc_crash"))
+    assert type(exc) is ohncp.ConnectionFailedError
+    assert "NativeChildProcess_OnConnect of" in str(exc)
+    assert "crashed: SIGSEGV" in str(exc)
+
+
+def test_connect_async_failure_says_why(ipc_lib: IpcLib) -> None:
+    future = ohncp.connect_async(ipc_lib("ipc_no_stub"))
+    exc = future.exception(timeout=30)
+    assert type(exc) is ohncp.ConnectionFailedError
+    assert "returned NULL" in str(exc)
 
 
 def test_runtime_start_timeout(ipc_lib: IpcLib, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -773,35 +794,23 @@ def test_child_limit(ipc_lib: IpcLib, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "the limit is 0 (at most 50 in IPC mode)" in str(exc)
 
 
-# ---- the shim's connect slots, directly ------------------------------------------------
+# ---- the shim's connect slots and the event ring, directly -------------------------
 
 
-def test_connect_eventfd_signals_the_result(ipc_lib: IpcLib) -> None:
-    handle = ffi.new("uint64_t *")
-    errbuf = ffi.new("char[]", 256)
-    rc = lib.shim_connect_begin(
-        ipc_lib("ipc_child").encode(),
-        lib.NCP_ISOLATION_MODE_NORMAL,
-        0,
-        ffi.NULL,
-        handle,
-        errbuf,
-        256,
-    )
-    assert rc == lib.NCP_NO_ERROR
-    fd = lib.shim_connect_fd(handle[0])
-    assert fd >= 0
-    readable, _, _ = select.select([fd], [], [], 10)
-    assert readable == [fd]
-    code, proxy = ffi.new("int *"), ffi.new("OHIPCRemoteProxy **")
-    assert lib.shim_connect_wait(handle[0], 0, code, proxy) == lib.SHIM_DONE
-    connected = ohncp.RemoteProxy(proxy[0])
+def test_connect_result_comes_through_the_event_ring(ipc_lib: IpcLib) -> None:
+    _, waiter = _ipc.begin_connect(ipc_lib("ipc_child"), "normal", False, None)
+    assert waiter.done.wait(10)
+    result = waiter.take()
+    assert result is not None
+    code, proxy = result
+    assert code == lib.NCP_NO_ERROR
+    assert proxy is not None
+    connected = ohncp.RemoteProxy(proxy)
     try:
-        assert code[0] == lib.NCP_NO_ERROR
-        # The handle is spent, and the eventfd emptied for the slot's next use.
-        assert lib.shim_connect_fd(handle[0]) == -1
-        assert lib.shim_connect_wait(handle[0], 0, code, proxy) == lib.SHIM_UNKNOWN
-        assert select.select([fd], [], [], 0)[0] == []
+        # Spent: given once, and the slot is free for the next connect.
+        assert waiter.take() is None
+        assert not waiter.abandon()
+        assert lib.shim_connect_busy() == 0
     finally:
         finish(connected)
 
@@ -813,14 +822,14 @@ def test_refused_connect_frees_its_slot() -> None:
 
 
 AFTER_FORK = """
-import os, select, ohncp
-from ohncp._ohncp import ffi, lib
+import os, ohncp
+from ohncp import _ipc
+from ohncp._ohncp import lib
 path = PATH
-handle, errbuf = ffi.new("uint64_t *"), ffi.new("char[]", 256)
 os.environ["OHNCP_TEST_CONNECT_DELAY_MS"] = "300"
-rc = lib.shim_connect_begin(path.encode(), 0, 0, ffi.NULL, handle, errbuf, 256)
+_, waiter = _ipc.begin_connect(path, "normal", False, None)
 del os.environ["OHNCP_TEST_CONNECT_DELAY_MS"]
-assert rc == 0 and lib.shim_connect_busy() == 1
+assert lib.shim_connect_busy() == 1
 pid = os.fork()
 if pid == 0:
     # No callback comes here for the parent's connect: its slot is free,
@@ -832,14 +841,12 @@ if pid == 0:
         proxy.send_request(3)
     os._exit(status)
 _, status = os.waitpid(pid, 0)
-# The parent's eventfd still signals its own connect.
-fd = lib.shim_connect_fd(handle[0])
-assert select.select([fd], [], [], 10)[0] == [fd]
-code, proxy = ffi.new("int *"), ffi.new("OHIPCRemoteProxy **")
-assert lib.shim_connect_wait(handle[0], 10000, code, proxy) == lib.SHIM_DONE
-with ohncp.RemoteProxy(proxy[0]) as parents:
+# The parent's event thread still resolves its own connect.
+assert waiter.done.wait(10)
+code, proxy = waiter.take()
+with ohncp.RemoteProxy(proxy) as parents:
     parents.send_request(3)
-print(os.waitstatus_to_exitcode(status), code[0])
+print(os.waitstatus_to_exitcode(status), code)
 """
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import ohncp
-from ohncp._ohncp import lib
+from ohncp import _events
 
 from helpers import read_until_eof
 
@@ -265,4 +265,26 @@ def test_start_is_fast_enough_to_use(basic: Entry) -> None:
 
 def test_table_is_empty_after_waits(basic: Entry) -> None:
     ohncp.start(basic("ExitCode"), "0").wait(timeout=10)
-    assert lib.shim_tracked() == 0
+    assert _events.loop().tracked() == 0
+
+
+def test_signal_handler_interrupts_a_wait_without_timeout(basic: Entry) -> None:
+    # wait() sleeps on its child's waiter, no polling slices: a signal
+    # handler still runs, and its exception ends the wait.
+    class Alarm(Exception):
+        pass
+
+    def raise_alarm(signum: int, frame: object) -> None:
+        raise Alarm
+
+    child = ohncp.start(basic("SleepForever"))
+    old = signal.signal(signal.SIGALRM, raise_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Alarm):
+            child.wait()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        child.kill()
+    assert child.wait(timeout=30) == -signal.SIGKILL

@@ -27,29 +27,37 @@ stub it handed over; requests and replies are :class:`Parcel` objects::
 
 IPC failures raise a subclass of :class:`IPCError`.
 
+Python functions run in native children through :class:`ProcessPoolExecutor`
+(a ``concurrent.futures.Executor``) and :class:`Process` (shaped like
+``multiprocessing.Process``): each worker is an interpreter of this very
+Python, started from its shared libpython, with no ``fork`` in this process::
+
+    with ohncp.ProcessPoolExecutor(max_workers=2, task_timeout=60) as pool:
+        print(list(pool.map(abs, [-1, -2, -3])))
+
 Child libraries are built against this package's headers and runtime:
 ``python -m ohncp --cflags`` and ``python -m ohncp --libs`` give the flags.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import math
 import os
 import threading
-import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
+from . import _events
 from ._backend import library_dir
+from ._children import ChildInfo, Priority, children, reset_priority, set_priority
 from ._constants import ErrorCode, IPCErrorCode, IsolationMode, RequestMode
 from ._convert import (
     FileDescriptorLike,
     Isolation,
+    environment,
     fd_table,
     flag,
     fs_bytes,
@@ -86,7 +94,7 @@ from ._errors import (
     StartTimeoutError,
     check,
 )
-from ._events import ExitCallback, on_child_exit
+from ._events import ExitCallback, ExitWaiter, on_child_exit
 from ._ipc import Parcel, RemoteProxy, RemoteStub, connect, connect_async
 from ._ohncp import ffi, lib
 from ._version import __version__
@@ -97,6 +105,7 @@ __all__ = [
     "CallbackNotExistError",
     "CheckParamError",
     "ChildArgs",
+    "ChildInfo",
     "ChildProcess",
     "CodeOutOfRangeError",
     "ConnectionFailedError",
@@ -120,15 +129,21 @@ __all__ = [
     "Parcel",
     "ParcelReadError",
     "ParcelWriteError",
+    "Priority",
+    "Process",
+    "ProcessPoolExecutor",
     "RemoteError",
     "RemoteProxy",
     "RemoteStub",
     "RequestMode",
     "ServiceError",
     "StartTimeoutError",
+    "TaskTimeoutError",
     "TimeoutExpired",
+    "WorkerDiedError",
     "__version__",
     "aio",
+    "children",
     "connect",
     "connect_async",
     "current_args",
@@ -137,14 +152,13 @@ __all__ = [
     "is_supported",
     "kill_child_process",
     "on_child_exit",
+    "reset_priority",
+    "set_priority",
     "start",
 ]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _ERRBUF_LEN = 512
-# Blocking waits return to Python this often, so that signal handlers (and
-# KeyboardInterrupt) run while a thread waits for a child without a timeout.
-_WAIT_SLICE_S = 0.25
 
 _Self = TypeVar("_Self", bound="ChildProcess")
 
@@ -178,9 +192,13 @@ class ChildProcess:
         entry: the ``"library:function"`` the child runs.
     """
 
-    def __init__(self, pid: int, handle: int, entry: str) -> None:
+    def __init__(self, pid: int, start_id: int, waiter: ExitWaiter, entry: str) -> None:
         self._pid = pid
-        self._handle = handle
+        self._start_id = start_id  # 0 where the runtime gives none (a device)
+        # Resolved by ohncp's event thread with this child's own exit: the
+        # runtime reports it under the start's id, never reused.
+        self._waiter = waiter
+        self._loop = _events.loop()
         self._returncode: int | None = None
         self._lock = threading.Lock()
         self.entry = entry
@@ -210,26 +228,28 @@ class ChildProcess:
     def __repr__(self) -> str:
         return f"<ChildProcess pid={self._pid} entry={self.entry!r} returncode={self._returncode}>"
 
-    def _collect(self, result: int, status: int) -> int | None:
-        """Turn a shim_wait/shim_poll result into the return code, if any."""
-        if result == lib.SHIM_EXITED:
-            with self._lock:
-                if self._returncode is None:
-                    self._returncode = os.waitstatus_to_exitcode(status)
-                    lib.shim_forget(self._handle)
-        elif result == lib.SHIM_UNKNOWN and self._returncode is None:
-            raise ChildProcessError(
-                f"native child process {self._pid} is not tracked by this process "
-                "(was it started before a fork?)"
-            )
+    def _collect(self) -> int | None:
+        """The return code if the waiter is resolved, else ``None``."""
+        waiter = self._waiter
+        if not waiter.done.is_set():
+            if _events.loop() is not self._loop:
+                raise ChildProcessError(
+                    f"native child process {self._pid} is not tracked by this process "
+                    "(was it started before a fork?)"
+                )
+            return None
+        if waiter.error is not None:
+            raise waiter.error
+        with self._lock:
+            if self._returncode is None:
+                self._returncode = os.waitstatus_to_exitcode(waiter.status)
         return self._returncode
 
     def poll(self) -> int | None:
         """Return the return code if the child has exited, else ``None``; never blocks."""
         if self._returncode is not None:
             return self._returncode
-        status = ffi.new("int *")
-        return self._collect(lib.shim_poll(self._handle, status), status[0])
+        return self._collect()
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the child to exit and return its return code.
@@ -244,33 +264,43 @@ class ChildProcess:
         Raises:
             TimeoutExpired: the child was still running after ``timeout``.
             TypeError, ValueError: ``timeout`` is not a number >= 0 or None.
+            InternalError: ohncp's event queue lost reports, maybe this
+                child's exit (never expected; the message says so).
         """
         timeout = timeout_seconds(timeout)
         if self._returncode is not None:
             return self._returncode
-        deadline = None if timeout is None else time.monotonic() + timeout
-        status = ffi.new("int *")
-        while True:
-            step = _WAIT_SLICE_S
-            if deadline is not None:
-                step = min(step, max(0.0, deadline - time.monotonic()))
-            result = lib.shim_wait(self._handle, math.ceil(step * 1000), status)
-            code = self._collect(result, status[0])
-            if code is not None:
-                return code
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutExpired(self._pid, timeout if timeout is not None else 0.0)
+        code = self._collect()  # also refuses a handle from before a fork
+        if code is not None:
+            return code
+        # Event.wait sleeps in a lock acquire, which signal handlers (and
+        # KeyboardInterrupt) interrupt: no polling.
+        if not self._waiter.done.wait(timeout):
+            raise TimeoutExpired(self._pid, timeout if timeout is not None else 0.0)
+        code = self._collect()
+        assert code is not None  # done is set: _collect returns or raises
+        return code
 
     def kill(self) -> None:
         """Kill the child with SIGKILL; does nothing if it has already exited."""
         if self.poll() is not None:
             return
-        rc = lib.ohncp_api_KillChildProcess(self._pid)
+        # By start id: the pid may be a newer child's by now if this one
+        # exited and its exit is still on the way to the event thread.
+        rc = lib.ohncp_api_KillChildProcessById(self._start_id, self._pid)
         if rc == lib.NCP_ERR_INVALID_PID:
             # Exited already; the runtime has reaped it and its exit report
             # is on the way to poll()/wait().
             return
         check(rc)
+
+    def set_priority(self, priority: Priority) -> None:
+        """Hold the child back: ``"background"`` or ``"inactive"`` (see :func:`set_priority`)."""
+        set_priority(self._pid, priority)
+
+    def reset_priority(self) -> None:
+        """Let the child run as this process does again (see :func:`reset_priority`)."""
+        reset_priority(self._pid)
 
     def __enter__(self: _Self) -> _Self:
         return self
@@ -288,10 +318,7 @@ class ChildProcess:
     def __del__(self) -> None:
         if getattr(self, "_returncode", 0) is not None:
             return
-        # Release the table entry first: the warning may be turned into an
-        # exception. A running child goes on; its entry goes when it exits.
-        with contextlib.suppress(Exception):  # late in interpreter shutdown
-            lib.shim_forget(self._handle)
+        # A running child goes on; its waiter goes when it exits.
         warnings.warn(
             f"native child process {self._pid} was never waited for",
             ResourceWarning,
@@ -349,24 +376,36 @@ def start(
     c_fds = ffi.new("int32_t[]", [fd for _, fd in table])
     c_name = ffi.NULL if name_bytes is None else name_bytes
     pid = ffi.new("int32_t *")
-    handle = ffi.new("uint64_t *")
+    start_id = ffi.new("uint64_t *")
     errbuf = ffi.new("char[]", _ERRBUF_LEN)
-    rc = lib.shim_start(
-        c_entry,
-        c_params,
-        len(names),
-        c_names,
-        c_fds,
-        mode,
-        int(uid),
-        c_name,
-        pid,
-        handle,
-        errbuf,
-        _ERRBUF_LEN,
-    )
+    envp, _keep = environment()  # taken under the GIL
+    events = _events.loop()
+    mark = events.begin_start()
+    rc = lib.NCP_ERR_INTERNAL
+    waiter = None
+    try:
+        rc = lib.shim_start(
+            c_entry,
+            c_params,
+            len(names),
+            c_names,
+            c_fds,
+            mode,
+            int(uid),
+            c_name,
+            envp,
+            pid,
+            start_id,
+            errbuf,
+            _ERRBUF_LEN,
+        )
+    finally:
+        # Exits are keyed by start id; -pid where the runtime gives none.
+        key = (int(start_id[0]) or -int(pid[0])) if rc == lib.NCP_NO_ERROR else None
+        waiter = events.end_start(mark, key)
     check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
-    return ChildProcess(pid[0], handle[0], entry)
+    assert waiter is not None
+    return ChildProcess(pid[0], int(start_id[0]), waiter, entry)
 
 
 class ChildArgs(NamedTuple):
@@ -437,6 +476,14 @@ def get_library_dir() -> str:
 
 check(lib.shim_init())
 
+
+# The pool builds on the names above.
+from ._pool import (  # noqa: E402
+    Process,
+    ProcessPoolExecutor,
+    TaskTimeoutError,
+    WorkerDiedError,
+)
 
 # ohncp.aio is imported on first use, so that `import ohncp` does not import
 # asyncio. (Hidden from type checkers, which would otherwise accept any name

@@ -65,7 +65,10 @@ def cflags() -> str:
 def libs() -> str:
     """Return the linker flags for a child library or program using the runtime."""
     libdir = get_library_dir()
-    return f"-L{libdir} -Wl,-rpath,{libdir} -lchild_process -lipc_capi"
+    return (
+        f"-L{libdir} -Wl,-rpath,{libdir} -lchild_process -lipc_capi -lhilog_ndk.z"
+        " -lability_runtime -lbackground_process_manager.z"
+    )
 
 
 # ---- demo ----

@@ -35,9 +35,25 @@ enum api_fn {
     FN_EXT_REGISTER_STATUS,
     FN_EXT_LAST_ERROR,
     FN_GET_CURRENT_ARGS,
+    FN_EXT_REGISTER_BY_ID,
+    FN_EXT_START_ENV,
+    FN_EXT_CREATE_ENV,
+    FN_EXT_KILL_BY_ID,
     FN_EXT_PROXY_PID, /* in libipc_capi.so, not libchild_process.so */
+    FN_EXT_LAST_START_ID,
+    FN_EXT_START_ERROR,
+    FN_ACQUIRE_INFOS,
+    /* From here on in other libraries: OTHER_LIBS_FROM and lib_of(). */
+    FN_INFO_BY_INDEX, /* libability_runtime.so */
+    FN_INFO_PID,
+    FN_INFO_PARENT_PID,
+    FN_INFO_NAME,
+    FN_RELEASE_INFOS,
+    FN_SET_PRIORITY, /* libbackground_process_manager.z.so */
+    FN_RESET_PRIORITY,
     FN_COUNT
 };
+#define OTHER_LIBS_FROM FN_INFO_BY_INDEX
 
 static const struct {
     const char *name;
@@ -56,8 +72,27 @@ static const struct {
     [FN_EXT_REGISTER_STATUS] = {"OH_Ohncp_RegisterExitStatusCallback", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_EXT_LAST_ERROR] = {"OH_Ohncp_GetLastErrorMessage", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_GET_CURRENT_ARGS] = {"OH_Ability_GetCurrentChildProcessArgs", 17},
+    [FN_EXT_REGISTER_BY_ID] = {"OH_Ohncp_RegisterExitByIdCallback", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_EXT_START_ENV] = {"OH_Ohncp_StartChildProcessWithEnv", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_EXT_CREATE_ENV] = {"OH_Ohncp_CreateChildProcessWithEnv", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_EXT_KILL_BY_ID] = {"OH_Ohncp_KillChildProcessById", OHNCP_API_LEVEL_HOST_ONLY},
     [FN_EXT_PROXY_PID] = {"OH_Ohncp_RemoteProxyGetPid", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_EXT_LAST_START_ID] = {"OH_Ohncp_GetLastStartId", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_EXT_START_ERROR] = {"OH_Ohncp_GetStartErrorMessage", OHNCP_API_LEVEL_HOST_ONLY},
+    [FN_ACQUIRE_INFOS] = {"OH_Ability_AcquireChildProcessInfos", 2601}, /* 26.1 */
+    [FN_INFO_BY_INDEX] = {"OH_AbilityRuntime_GetChildProcessInfoByIndex", 2601},
+    [FN_INFO_PID] = {"OH_AbilityRuntime_ChildProcessInfo_GetPid", 2601},
+    [FN_INFO_PARENT_PID] = {"OH_AbilityRuntime_ChildProcessInfo_GetParentPid", 2601},
+    [FN_INFO_NAME] = {"OH_AbilityRuntime_ChildProcessInfo_GetProcessName", 2601},
+    [FN_RELEASE_INFOS] = {"OH_AbilityRuntime_ReleaseChildProcessInfos", 2601},
+    [FN_SET_PRIORITY] = {"OH_BackgroundProcessManager_SetProcessPriority", 17},
+    [FN_RESET_PRIORITY] = {"OH_BackgroundProcessManager_ResetProcessPriority", 17},
 };
+
+/* The library of the functions from OTHER_LIBS_FROM on. */
+static const char *lib_of(int fn) {
+    return fn >= FN_SET_PRIORITY ? "libbackground_process_manager.z.so" : "libability_runtime.so";
+}
 
 /* Filled once by resolve(); NULL where the library lacks the function.
  * dlsym returns void *; POSIX guarantees it converts to a function pointer. */
@@ -84,9 +119,22 @@ static void resolve(void) {
         handle = dlopen("libchild_process.so", RTLD_NOW | RTLD_NOLOAD);
     if (handle == NULL)
         return; /* everything stays missing */
-    for (int i = 0; i < FN_COUNT; i++)
+    for (int i = 0; i < OTHER_LIBS_FROM; i++)
         if (i != FN_EXT_PROXY_PID)
             api_fns[i] = dlsym(handle, api_names[i].name);
+    /* The libraries of 26.1's infos and API 17's priorities: the ones next
+     * to libchild_process.so if there, else the dynamic linker's. */
+    for (int i = OTHER_LIBS_FROM; i < FN_COUNT; i++) {
+        char path[sizeof api_library_path + 64];
+        const char *slash = strrchr(api_library_path, '/');
+        snprintf(path, sizeof path, "%.*s/%s", slash != NULL ? (int)(slash - api_library_path) : 0,
+                 api_library_path, lib_of(i));
+        void *other = slash != NULL ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+        if (other == NULL)
+            other = dlopen(lib_of(i), RTLD_NOW | RTLD_LOCAL);
+        if (other != NULL) /* kept open, like the handle above */
+            api_fns[i] = dlsym(other, api_names[i].name);
+    }
     /* The handle stays open: the library cannot go away under the table. */
     /* The IPC library the same way, through a function of API level 12. */
     void *ipc = NULL;
@@ -107,6 +155,14 @@ static void *api_peek(enum api_fn fn) {
 /* ---- 3. what was missing --------------------------------------------------- */
 
 static __thread int missing_fn = -1;
+
+const char *ohncp_api_missing_library(void) {
+    if (missing_fn < 0)
+        return "libchild_process.so";
+    if (missing_fn == FN_EXT_PROXY_PID)
+        return "libipc_capi.so";
+    return missing_fn >= OTHER_LIBS_FROM ? lib_of(missing_fn) : "libchild_process.so";
+}
 
 const char *ohncp_api_missing_symbol(void) {
     return missing_fn < 0 ? "" : api_names[missing_fn].name;
@@ -162,6 +218,12 @@ typedef int (*register_status_fn)(OH_Ohncp_OnChildExitStatus, void *);
 typedef const char *(*last_error_fn)(void);
 typedef NativeChildProcess_Args *(*current_args_fn)(void);
 typedef int32_t (*proxy_pid_fn)(const OHIPCRemoteProxy *);
+typedef int (*register_by_id_fn)(OH_Ohncp_OnChildExitById, void *);
+typedef int (*start_env_fn)(const char *, NativeChildProcess_Args, Ability_ChildProcessConfigs *,
+                            char *const *, int32_t *, uint64_t *);
+typedef int (*create_env_fn)(const char *, Ability_ChildProcessConfigs *, char *const *,
+                             OH_Ability_OnNativeChildProcessStarted);
+typedef int (*kill_by_id_fn)(uint64_t);
 
 static __thread bool configs_missing;
 
@@ -212,6 +274,25 @@ int ohncp_api_StartNativeChildProcessWithConfigs(const char *entry, NativeChildP
     return f == NULL ? OHNCP_API_MISSING : (int)f(entry, args, configs, pid);
 }
 
+int ohncp_api_StartChildProcessWithEnv(const char *entry, NativeChildProcess_Args args,
+                                       Ability_ChildProcessConfigs *configs, char *const *envp,
+                                       int32_t *pid, uint64_t *startId) {
+    start_env_fn ext = (start_env_fn)api_peek(FN_EXT_START_ENV);
+    if (ext != NULL)
+        return ext(entry, args, configs, envp, pid, startId);
+    *startId = 0;
+    return ohncp_api_StartNativeChildProcessWithConfigs(entry, args, configs, pid);
+}
+
+int ohncp_api_CreateChildProcessWithEnv(const char *libName, Ability_ChildProcessConfigs *configs,
+                                        char *const *envp,
+                                        OH_Ability_OnNativeChildProcessStarted cb) {
+    create_env_fn ext = (create_env_fn)api_peek(FN_EXT_CREATE_ENV);
+    if (ext != NULL)
+        return ext(libName, configs, envp, cb);
+    return ohncp_api_CreateNativeChildProcessWithConfigs(libName, configs, cb);
+}
+
 static void note_killed(int32_t pid); /* section 5 */
 
 int ohncp_api_KillChildProcess(int32_t pid) {
@@ -220,6 +301,13 @@ int ohncp_api_KillChildProcess(int32_t pid) {
         return OHNCP_API_MISSING;
     note_killed(pid); /* before: the exit may be reported before f returns */
     return (int)f(pid);
+}
+
+int ohncp_api_KillChildProcessById(uint64_t start_id, int32_t pid) {
+    kill_by_id_fn ext = (kill_by_id_fn)api_peek(FN_EXT_KILL_BY_ID);
+    if (ext != NULL && start_id != 0)
+        return ext(start_id);
+    return ohncp_api_KillChildProcess(pid);
 }
 
 int ohncp_api_IsNativeChildProcessSupported(void) {
@@ -245,6 +333,73 @@ const char *ohncp_api_GetLastErrorMessage(void) {
     last_error_fn f = (last_error_fn)api_peek(FN_EXT_LAST_ERROR);
     const char *msg = f == NULL ? NULL : f();
     return msg == NULL ? "" : msg;
+}
+
+typedef uint64_t (*last_start_id_fn)(void);
+typedef int (*start_error_fn)(uint64_t, char *, size_t);
+typedef Ability_NativeChildProcess_ErrCode (*acquire_fn)(OH_AbilityRuntime_ChildProcessInfosHandle *,
+                                                         uint32_t *);
+typedef AbilityRuntime_ErrorCode (*by_index_fn)(OH_AbilityRuntime_ChildProcessInfosHandle, uint32_t,
+                                                OH_AbilityRuntime_ChildProcessInfoHandle *);
+typedef AbilityRuntime_ErrorCode (*info_pid_fn)(OH_AbilityRuntime_ChildProcessInfoHandle, int32_t *);
+typedef AbilityRuntime_ErrorCode (*info_name_fn)(OH_AbilityRuntime_ChildProcessInfoHandle, char *,
+                                                 uint32_t, uint32_t *);
+typedef void (*release_fn)(OH_AbilityRuntime_ChildProcessInfosHandle *);
+typedef int (*set_priority_fn)(int, BackgroundProcessManager_ProcessPriority);
+typedef int (*reset_priority_fn)(int);
+
+uint64_t ohncp_api_GetLastStartId(void) {
+    last_start_id_fn f = (last_start_id_fn)api_peek(FN_EXT_LAST_START_ID);
+    return f == NULL ? 0 : f();
+}
+
+int ohncp_api_GetStartErrorMessage(uint64_t id, char *buf, size_t size) {
+    start_error_fn f = (start_error_fn)api_peek(FN_EXT_START_ERROR);
+    return f == NULL ? OHNCP_API_MISSING : f(id, buf, size);
+}
+
+/* One info into the arrays at k; its NCP/AbilityRuntime code. */
+static int read_info(OH_AbilityRuntime_ChildProcessInfosHandle set, uint32_t i, int32_t *pids,
+                     int32_t *ppids, char *names, size_t name_size) {
+    OH_AbilityRuntime_ChildProcessInfoHandle info = NULL;
+    uint32_t need = 0;
+    int rc = (int)((by_index_fn)api_fns[FN_INFO_BY_INDEX])(set, i, &info);
+    if (rc == 0)
+        rc = (int)((info_pid_fn)api_fns[FN_INFO_PID])(info, &pids[i]);
+    if (rc == 0)
+        rc = (int)((info_pid_fn)api_fns[FN_INFO_PARENT_PID])(info, &ppids[i]);
+    if (rc == 0)
+        rc = (int)((info_name_fn)api_fns[FN_INFO_NAME])(info, names + i * name_size,
+                                                        (uint32_t)name_size, &need);
+    return rc;
+}
+
+int ohncp_api_child_infos(int32_t *pids, int32_t *ppids, char *names, size_t name_size, int max,
+                          int *count) {
+    acquire_fn acquire = (acquire_fn)api_get(FN_ACQUIRE_INFOS);
+    for (int i = FN_INFO_BY_INDEX; acquire != NULL && i <= FN_RELEASE_INFOS; i++)
+        if (api_get((enum api_fn)i) == NULL)
+            return OHNCP_API_MISSING;
+    if (acquire == NULL)
+        return OHNCP_API_MISSING;
+    OH_AbilityRuntime_ChildProcessInfosHandle set = NULL;
+    uint32_t n = 0;
+    int rc = (int)acquire(&set, &n);
+    *count = rc == 0 ? (int)n : 0;
+    for (uint32_t i = 0; rc == 0 && i < n && (int)i < max; i++)
+        rc = read_info(set, i, pids, ppids, names, name_size);
+    ((release_fn)api_fns[FN_RELEASE_INFOS])(&set);
+    return rc;
+}
+
+int ohncp_api_SetProcessPriority(int pid, int priority) {
+    set_priority_fn f = (set_priority_fn)api_get(FN_SET_PRIORITY);
+    return f == NULL ? OHNCP_API_MISSING : f(pid, (BackgroundProcessManager_ProcessPriority)priority);
+}
+
+int ohncp_api_ResetProcessPriority(int pid) {
+    reset_priority_fn f = (reset_priority_fn)api_get(FN_RESET_PRIORITY);
+    return f == NULL ? OHNCP_API_MISSING : f(pid);
 }
 
 /* ---- 5. exit reports without the extension ---------------------------------- */
@@ -312,4 +467,40 @@ int ohncp_api_RegisterExitStatusCallback(OH_Ohncp_OnChildExitStatus cb, void *us
 
 bool ohncp_api_exact_exit_status(void) {
     return api_peek(FN_EXT_REGISTER_STATUS) != NULL;
+}
+
+/* Without the by-id extension: exits come as (pid, status) and are passed
+ * on with start id 0. One (cb, userData) at a time, set before the
+ * registration (the lock orders it against the first report). */
+static struct {
+    pthread_mutex_t lock;
+    OH_Ohncp_OnChildExitById cb;
+    void *user;
+} by_pid = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void on_exit_by_pid(int32_t pid, int32_t status, void *unused) {
+    (void)unused;
+    pthread_mutex_lock(&by_pid.lock);
+    OH_Ohncp_OnChildExitById cb = by_pid.cb;
+    void *user = by_pid.user;
+    pthread_mutex_unlock(&by_pid.lock);
+    if (cb != NULL)
+        cb(0, pid, status, user);
+}
+
+int ohncp_api_RegisterExitByIdCallback(OH_Ohncp_OnChildExitById cb, void *userData) {
+    register_by_id_fn ext = (register_by_id_fn)api_peek(FN_EXT_REGISTER_BY_ID);
+    if (ext != NULL)
+        return ext(cb, userData);
+    if (cb == NULL)
+        return NCP_ERR_INVALID_PARAM;
+    pthread_mutex_lock(&by_pid.lock);
+    by_pid.cb = cb;
+    by_pid.user = userData;
+    pthread_mutex_unlock(&by_pid.lock);
+    return ohncp_api_RegisterExitStatusCallback(on_exit_by_pid, NULL);
+}
+
+bool ohncp_api_exit_by_id(void) {
+    return api_peek(FN_EXT_REGISTER_BY_ID) != NULL && api_peek(FN_EXT_START_ENV) != NULL;
 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "native_child_process.h"
+#include "background_process_manager/background_process_manager.h"
 #include "ohncp_ext.h"
 
 #define OHNCP_API_HIDDEN __attribute__((visibility("hidden")))
@@ -69,6 +70,9 @@ OHNCP_API_HIDDEN int ohncp_api_StartNativeChildProcessWithConfigs(
     int32_t *pid);
 /* [22] */
 OHNCP_API_HIDDEN int ohncp_api_KillChildProcess(int32_t pid);
+/* OH_Ohncp_KillChildProcessById(start_id) where the runtime has it and
+ * start_id is not 0; elsewhere ohncp_api_KillChildProcess(pid). */
+OHNCP_API_HIDDEN int ohncp_api_KillChildProcessById(uint64_t start_id, int32_t pid);
 /* [26] 1 or 0. Where the function is missing (devices before API 26): 1 if
  * the functions this package starts children with (API 20) are present and
  * some exit report is available, else 0. */
@@ -85,6 +89,27 @@ OHNCP_API_HIDDEN int ohncp_api_RegisterExitStatusCallback(OH_Ohncp_OnChildExitSt
 /* Whether exits come with their raw wait status (the host extension). */
 OHNCP_API_HIDDEN bool ohncp_api_exact_exit_status(void);
 
+/* OH_Ohncp_RegisterExitByIdCallback where the runtime has it; elsewhere
+ * ohncp_api_RegisterExitStatusCallback with start id 0 in every report.
+ * One (cb, userData) at a time in that case. */
+OHNCP_API_HIDDEN int ohncp_api_RegisterExitByIdCallback(OH_Ohncp_OnChildExitById cb,
+                                                        void *userData);
+/* Whether exits come with the start id the start returned (the extension). */
+OHNCP_API_HIDDEN bool ohncp_api_exit_by_id(void);
+
+/* OH_Ohncp_StartChildProcessWithEnv where the runtime has it; elsewhere
+ * ohncp_api_StartNativeChildProcessWithConfigs, which reads the caller's
+ * environ (envp unused), with *startId 0. */
+OHNCP_API_HIDDEN int ohncp_api_StartChildProcessWithEnv(const char *entry,
+                                                        NativeChildProcess_Args args,
+                                                        Ability_ChildProcessConfigs *configs,
+                                                        char *const *envp, int32_t *pid,
+                                                        uint64_t *startId);
+/* OH_Ohncp_CreateChildProcessWithEnv, or the SDK form (envp unused). */
+OHNCP_API_HIDDEN int ohncp_api_CreateChildProcessWithEnv(
+    const char *libName, Ability_ChildProcessConfigs *configs, char *const *envp,
+    OH_Ability_OnNativeChildProcessStarted cb);
+
 /* OH_Ohncp_GetLastErrorMessage, or "" where the runtime lacks it. */
 OHNCP_API_HIDDEN const char *ohncp_api_GetLastErrorMessage(void);
 
@@ -94,5 +119,23 @@ OHNCP_API_HIDDEN NativeChildProcess_Args *ohncp_api_GetCurrentChildProcessArgs(v
 /* Host extension of libipc_capi.so: the pid behind `proxy`, or
  * OHNCP_API_MISSING. */
 OHNCP_API_HIDDEN int32_t ohncp_api_RemoteProxyGetPid(const OHIPCRemoteProxy *proxy);
+
+/* Host extensions: the id of this thread's last IPC-mode start (0 if
+ * unknown) and the reason it failed (OHNCP_API_MISSING, 401, or 0). */
+OHNCP_API_HIDDEN uint64_t ohncp_api_GetLastStartId(void);
+OHNCP_API_HIDDEN int ohncp_api_GetStartErrorMessage(uint64_t id, char *buf, size_t size);
+
+/* [26.1] The live children: up to `max` pids, parent pids and names (each
+ * in `name_size` bytes of `names`); *count is how many there are, which
+ * may be more than max. An NCP or AbilityRuntime code, or OHNCP_API_MISSING. */
+OHNCP_API_HIDDEN int ohncp_api_child_infos(int32_t *pids, int32_t *ppids, char *names,
+                                           size_t name_size, int max, int *count);
+
+/* [17] libbackground_process_manager.z.so's two calls, or OHNCP_API_MISSING. */
+OHNCP_API_HIDDEN int ohncp_api_SetProcessPriority(int pid, int priority);
+OHNCP_API_HIDDEN int ohncp_api_ResetProcessPriority(int pid);
+
+/* The library ohncp_api_missing_symbol()'s function is looked for in. */
+OHNCP_API_HIDDEN const char *ohncp_api_missing_library(void);
 
 #endif /* OHNCP_API_H */

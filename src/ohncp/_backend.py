@@ -32,8 +32,9 @@ def missing_api_message() -> str:
     level = lib.ohncp_api_missing_level()
     if not symbol:
         return "a runtime function is missing from libchild_process.so"
-    in_ipc = symbol.startswith("OH_Ohncp_RemoteProxy")
-    library = "libipc_capi.so" if in_ipc else "libchild_process.so"
+    library = ffi.string(lib.ohncp_api_missing_library()).decode("ascii", "replace")
     if level == lib.OHNCP_API_LEVEL_HOST_ONLY:
         return f"{symbol} is an ohncp host runtime extension; this {library} lacks it"
-    return f"{symbol} needs API level {level}; this device's {library} lacks it"
+    # major * 100 + minor above 100: 2601 is 26.1
+    shown = f"{level // 100}.{level % 100}" if level >= 100 else str(level)
+    return f"{symbol} needs API level {shown}; this device's {library} lacks it"

@@ -45,9 +45,25 @@ int ohncp_api_missing_level(void);
 bool ohncp_api_has(const char *symbol);
 int ohncp_api_library_dir(char *buf, size_t len);
 int ohncp_api_KillChildProcess(int32_t pid);
+int ohncp_api_KillChildProcessById(uint64_t start_id, int32_t pid);
 int ohncp_api_IsNativeChildProcessSupported(void);
 bool ohncp_api_exact_exit_status(void);
 const char *ohncp_api_GetLastErrorMessage(void);
+const char *ohncp_api_missing_library(void);
+uint64_t ohncp_api_GetLastStartId(void);
+int ohncp_api_GetStartErrorMessage(uint64_t id, char *buf, size_t size);
+int ohncp_api_child_infos(int32_t *pids, int32_t *ppids, char *names, size_t name_size, int max,
+                          int *count);
+int ohncp_api_SetProcessPriority(int pid, int priority);
+int ohncp_api_ResetProcessPriority(int pid);
+
+/* background_process_manager.h */
+typedef enum BackgroundProcessManager_ProcessPriority {
+    PROCESS_BACKGROUND,
+    PROCESS_INACTIVE,
+    ...
+} BackgroundProcessManager_ProcessPriority;
+#define ERR_BACKGROUND_PROCESS_MANAGER_REMOTE_ERROR ...
 
 /* ipc_error_code.h */
 typedef enum {
@@ -159,28 +175,17 @@ typedef struct NativeChildProcess_Args {
 NativeChildProcess_Args *ohncp_api_GetCurrentChildProcessArgs(void);
 
 /* _shim.h */
-#define SHIM_EXITED ...
-#define SHIM_RUNNING ...
-#define SHIM_UNKNOWN ...
-#define SHIM_DONE ...
-#define SHIM_TIMEOUT ...
 #define SHIM_CONNECT_SLOTS ...
 
 int shim_init(void);
+int shim_exit_by_id(void);
 int shim_start(const char *entry, const char *params, int nfds,
                char *const *fd_names, const int32_t *fds, int isolation,
-               int isolation_uid, const char *process_name, int32_t *pid,
-               uint64_t *handle, char *errbuf, size_t errbuf_len);
-int shim_wait(uint64_t handle, int timeout_ms, int *status);
-int shim_poll(uint64_t handle, int *status);
-void shim_forget(uint64_t handle);
-int shim_tracked(void);
+               int isolation_uid, const char *process_name, char *const *envp,
+               int32_t *pid, uint64_t *start_id, char *errbuf, size_t errbuf_len);
 int shim_connect_begin(const char *lib_name, int isolation, int isolation_uid,
-                       const char *process_name, uint64_t *handle, char *errbuf,
-                       size_t errbuf_len);
-int shim_connect_wait(uint64_t handle, int timeout_ms, int *code, OHIPCRemoteProxy **proxy);
-void shim_connect_abandon(uint64_t handle);
-int shim_connect_fd(uint64_t handle);
+                       const char *process_name, char *const *envp, uint64_t token,
+                       char *errbuf, size_t errbuf_len);
 int shim_connect_busy(void);
 void *shim_ipc_alloc(int32_t len);
 void shim_ipc_free(void *ptr);
@@ -195,12 +200,14 @@ struct shim_event {
     int32_t pid;
     int32_t status;
     uint64_t token;
+    OHIPCRemoteProxy *proxy;
 };
 
 int shim_events_open(void);
 int shim_events_take(struct shim_event *out, int max);
 void shim_events_wake(void);
-uint64_t shim_events_dropped(void);
+uint64_t shim_events_lost(void);
+size_t shim_events_set_limit(size_t limit);
 OHIPCDeathRecipient *shim_death_recipient(uint64_t token);
 OHIPCRemoteStub *shim_stub_create(const char *descriptor, uint64_t token);
 int32_t shim_proxy_pid(const OHIPCRemoteProxy *proxy);

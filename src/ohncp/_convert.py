@@ -10,14 +10,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from typing import Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
-from ._ohncp import lib
+from ._ohncp import ffi, lib
+
+if TYPE_CHECKING:
+    from ._ohncp import CData
 
 __all__ = [
     "FileDescriptorLike",
     "Isolation",
     "buffer_arg",
+    "environment",
     "fd_table",
     "fileno",
     "flag",
@@ -168,3 +172,44 @@ def isolation_mode(isolation: str | int) -> int:
         return _ISOLATION[isolation]
     except KeyError:
         raise ValueError(f"isolation must be 'normal' or 'isolated', not {isolation!r}") from None
+
+
+def _environb_copy() -> dict[bytes, bytes]:
+    """``os.environb`` as it is now, copied in one step under the GIL."""
+    data = getattr(os.environb, "_data", None)
+    if isinstance(data, dict):
+        # CPython's os.environ and os.environb share this dict; dict.copy
+        # runs in C without letting another thread in, so no change made by
+        # a thread meanwhile is seen half-way.
+        return data.copy()
+    while True:  # pragma: no cover - interpreters without that dict
+        try:
+            return dict(os.environb)
+        except RuntimeError:  # changed during the iteration: again
+            continue
+
+
+class _LastEnvironment:
+    """The latest snapshot and its C array; environment() builds anew only on a change."""
+
+    snapshot: tuple[dict[bytes, bytes], CData, list[CData]] | None = None
+
+
+def environment() -> tuple[CData, list[CData]]:
+    """The child's environment as a NULL-terminated ``char *[]``, and what keeps it alive.
+
+    A snapshot of ``os.environb`` for the start call, which runs without the
+    GIL: the runtime reads this copy, never ``environ``, which another
+    Python thread's ``os.environ[...] = ...`` (``setenv``) may rewrite while
+    the start runs.
+    """
+    env = _environb_copy()
+    last = _LastEnvironment.snapshot
+    if last is not None and last[0] == env:
+        # Unchanged since the last start: the C side only reads the array,
+        # so starts on several threads may share it.
+        return last[1], last[2]
+    strings = [ffi.new("char[]", key + b"=" + value) for key, value in env.items()]
+    envp = ffi.new("char *[]", [*strings, ffi.NULL])
+    _LastEnvironment.snapshot = (env, envp, strings)  # one assignment: atomic under the GIL
+    return envp, strings

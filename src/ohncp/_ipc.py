@@ -2,8 +2,9 @@
 
 :func:`connect` wraps ``OH_Ability_CreateNativeChildProcessWithConfigs``.
 The start result comes through a callback on a runtime thread; the C shim
-stores it and :func:`connect` waits for it with the GIL released (see
-``_shim.c``, section 4). :class:`RemoteProxy` wraps ``OHIPCRemoteProxy`` and
+queues it for ohncp's event thread (``_shim.c``, section 4), which resolves
+the connect's :class:`~ohncp._events.ConnectWaiter`, and :func:`connect`
+waits on that with the GIL released. :class:`RemoteProxy` wraps ``OHIPCRemoteProxy`` and
 :class:`Parcel` wraps ``OHIPCParcel``. Every check (codes, lengths, sizes) is
 the C library's; this module converts values and raises its codes.
 """
@@ -11,10 +12,8 @@ the C library's; this module converts values and raises its codes.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
-import time
 import warnings
 import weakref
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from ._convert import (
     FileDescriptorLike,
     Isolation,
     buffer_arg,
+    environment,
     fileno,
     flag,
     fs_bytes,
@@ -38,6 +38,7 @@ from ._convert import (
 )
 from ._errors import (
     IPCError,
+    NativeChildProcessError,
     StartTimeoutError,
     check,
     check_ipc,
@@ -55,9 +56,6 @@ __all__ = ["Parcel", "RemoteProxy", "RemoteStub", "connect", "connect_async"]
 _ERRBUF_LEN = 512
 # The most data one parcel holds (and one message carries), in bytes.
 PARCEL_MAX_BYTES = 200 * 1024
-# Blocking waits return to Python this often, so that signal handlers (and
-# KeyboardInterrupt) run while a thread waits for a child to connect.
-_WAIT_SLICE_S = 0.25
 
 # The allocator the IPC API gets for the strings it hands back; they are
 # released with shim_ipc_free.
@@ -389,9 +387,14 @@ class Parcel(_Closing):
     def write_bytes(self: _P, data: bytes | bytearray | memoryview) -> _P:
         """Write raw bytes (``OH_IPCParcel_WriteBuffer``), padded to 4.
 
-        The length is not written: the reader must know it.
+        The length is not written: the reader must know it. Empty ``data``
+        writes nothing (the C call refuses a length of 0, as on a device).
         """
-        buffer = ffi.from_buffer("uint8_t[]", buffer_arg(data, "data"))
+        buffer_arg(data, "data")
+        if len(data) == 0:
+            self._wptr()  # a closed or read-only parcel still raises
+            return self
+        buffer = ffi.from_buffer("uint8_t[]", data)
         rc = _c.OH_IPCParcel_WriteBuffer(self._wptr(), buffer, len(buffer))
         if rc != _c.OH_IPC_SUCCESS:
             check_ipc(rc, f"{len(buffer)} bytes: {self._write_failure(rc)}")
@@ -403,6 +406,9 @@ class Parcel(_Closing):
         Raises:
             ParcelReadError: fewer than ``size`` bytes left, or ``size`` negative.
         """
+        if size == 0:
+            self._ptr()  # a closed parcel still raises
+            return b""
         data = _c.OH_IPCParcel_ReadBuffer(self._ptr(), size)
         if data == ffi.NULL:
             raise ipc_error_for_code(_c.OH_IPC_PARCEL_READ_ERROR, f"no {size} bytes to read")
@@ -723,26 +729,31 @@ def connect_timeout(timeout: float | None) -> StartTimeoutError:
     return StartTimeoutError(_c.NCP_ERR_TIMEOUT, f"the child did not connect within {timeout} s")
 
 
-def _await_connect(handle: int, timeout: float | None) -> tuple[int, CData]:
-    """Wait for the start callback of connect ``handle``; return its (code, proxy).
+def _await_connect(waiter: _events.ConnectWaiter, timeout: float | None) -> tuple[int, CData]:
+    """Wait for the start result of the connect ``waiter``; return its (code, proxy).
+
+    Event.wait sleeps in a lock acquire, which signal handlers (and
+    KeyboardInterrupt) interrupt: no polling.
 
     Raises:
-        StartTimeoutError: ``timeout`` passed first.
+        StartTimeoutError: ``timeout`` passed first (the connect is given up).
+        InternalError: ohncp's event queue lost reports, maybe this one.
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    code = ffi.new("int *")
-    proxy = ffi.new("OHIPCRemoteProxy **")
-    while True:
-        step = _WAIT_SLICE_S
-        if deadline is not None:
-            step = min(step, max(0.0, deadline - time.monotonic()))
-        result = _c.shim_connect_wait(handle, math.ceil(step * 1000), code, proxy)
-        if result == _c.SHIM_DONE:
-            return code[0], proxy[0]
-        if result == _c.SHIM_UNKNOWN:
-            raise RuntimeError("connect handle unknown to the shim (was there a fork?)")
-        if deadline is not None and time.monotonic() >= deadline:
-            raise connect_timeout(timeout)
+    if waiter.done.wait(timeout) or not waiter.abandon():
+        result = waiter.take()
+        if result is not None:
+            return result[0], ffi.NULL if result[1] is None else result[1]
+    raise connect_timeout(timeout)
+
+
+def give_up_connect(waiter: _events.ConnectWaiter) -> None:
+    """Abandon a connect; a result that came meanwhile is released here."""
+    if waiter.abandon():
+        return
+    with contextlib.suppress(Exception):  # a lost result has nothing to release
+        result = waiter.take()
+        if result is not None and result[1] is not None:
+            _c.OH_IPCRemoteProxy_Destroy(result[1])
 
 
 def begin_connect(
@@ -750,8 +761,8 @@ def begin_connect(
     isolation: Isolation,
     isolation_uid: bool,
     process_name: str | None,
-) -> tuple[str, int]:
-    """Ask the runtime for an IPC-mode child; return the library name and the shim's handle.
+) -> tuple[str, _events.ConnectWaiter]:
+    """Ask the runtime for an IPC-mode child; return the library name and its waiter.
 
     Raises:
         NativeChildProcessError: the runtime refused the start at once.
@@ -763,20 +774,48 @@ def begin_connect(
     c_lib = fs_bytes(name, "lib")
     mode = isolation_mode(isolation)
     uid = flag(isolation_uid, "isolation_uid")
-    c_name = optional_name(process_name, "process_name")
-    handle = ffi.new("uint64_t *")
+    name_bytes = optional_name(process_name, "process_name")
+    c_name = ffi.NULL if name_bytes is None else name_bytes
     errbuf = ffi.new("char[]", _ERRBUF_LEN)
+    envp, _keep = environment()  # taken under the GIL
+    events = _events.loop()
+    # Registered before the start, so its result has a waiter whenever it comes.
+    waiter = events.new_connect()
     rc = _c.shim_connect_begin(
-        c_lib,
-        mode,
-        int(uid),
-        ffi.NULL if c_name is None else c_name,
-        handle,
-        errbuf,
-        _ERRBUF_LEN,
+        c_lib, mode, int(uid), c_name, envp, waiter.token, errbuf, _ERRBUF_LEN
     )
+    if rc != _c.NCP_NO_ERROR:
+        events.drop_connect(waiter)
     check(rc, ffi.string(errbuf).decode("utf-8", "replace"))
-    return name, int(handle[0])
+    _remember_start(waiter.token)
+    return name, waiter
+
+
+# The runtime's id of each recent connect's start (OH_Ohncp_GetLastStartId,
+# read on the thread that started it), by shim handle, newest last: a
+# failure's reason is asked for by it. Only the last _START_IDS_KEPT stay.
+_START_IDS_KEPT = 256
+_start_ids: dict[int, int] = {}
+_start_ids_lock = threading.Lock()
+
+
+def _remember_start(token: int) -> None:
+    start_id = int(_c.ohncp_api_GetLastStartId())
+    with _start_ids_lock:
+        _start_ids[token] = start_id
+        while len(_start_ids) > _START_IDS_KEPT:
+            del _start_ids[next(iter(_start_ids))]
+
+
+def start_error(token: int, name: str, code: int) -> NativeChildProcessError:
+    """The exception for the failed start of connect ``token``, with the runtime's reason."""
+    with _start_ids_lock:
+        start_id = _start_ids.pop(token, 0)
+    detail = f"IPC-mode start of {name!r}"
+    buf = ffi.new("char[]", 256)
+    if start_id and _c.ohncp_api_GetStartErrorMessage(start_id, buf, len(buf)) == 0:
+        detail += ": " + ffi.string(buf).decode("utf-8", "replace")
+    return error_for_code(code, detail)
 
 
 def connect(
@@ -824,15 +863,15 @@ def connect(
             negative ``timeout``.
     """
     timeout = timeout_seconds(timeout)
-    name, handle = begin_connect(lib, isolation, isolation_uid, process_name)
+    name, waiter = begin_connect(lib, isolation, isolation_uid, process_name)
     try:
-        code, proxy = _await_connect(handle, timeout)
+        code, proxy = _await_connect(waiter, timeout)
     except BaseException:
-        # A proxy that still comes is destroyed by the shim.
-        _c.shim_connect_abandon(handle)
+        # A proxy that still comes is destroyed by the event thread.
+        give_up_connect(waiter)
         raise
     if code != _c.NCP_NO_ERROR:
-        raise error_for_code(code, f"IPC-mode start of {name!r}")
+        raise start_error(waiter.token, name, code)
     return RemoteProxy(proxy)
 
 
@@ -998,70 +1037,61 @@ def connect_async(
     """
     future: Future[RemoteProxy] = Future()
     try:
-        name, handle = begin_connect(lib, isolation, isolation_uid, process_name)
+        name, waiter = begin_connect(lib, isolation, isolation_uid, process_name)
     except Exception as exc:
         future.set_exception(exc)
         return future
-    _PendingConnect(handle, name, timeout, future).arm()
+    _PendingConnect(waiter, name, timeout, future).arm()
     return future
 
 
 class _PendingConnect:
-    """One connect_async: collects the start result on the event thread."""
+    """One connect_async: completes its future from the waiter, on the event thread."""
 
     def __init__(
-        self, handle: int, name: str, timeout: float | None, future: Future[RemoteProxy]
+        self,
+        waiter: _events.ConnectWaiter,
+        name: str,
+        timeout: float | None,
+        future: Future[RemoteProxy],
     ) -> None:
-        self.handle = handle
+        self.waiter = waiter
         self.name = name
         self.timeout = timeout
         self.future = future
         self.timer = 0
-        self.lock = threading.Lock()
-        self.settled = False
 
     def arm(self) -> None:
-        current = _events.loop()
-        _events.watch_token(_c.SHIM_EV_CONNECT, self.handle, self.collect)
         if self.timeout is not None:
-            self.timer = current.call_later(self.timeout, self.expire)
+            self.timer = _events.loop().call_later(self.timeout, self.expire)
         self.future.add_done_callback(self.on_done)
-        # The callback may have come before the registration.
-        self.collect()
-
-    def _settle(self) -> bool:
-        with self.lock:
-            if self.settled:
-                return False
-            self.settled = True
-        _events.unwatch_token(_c.SHIM_EV_CONNECT, self.handle)
-        if self.timer:
-            _events.loop().cancel_timer(self.timer)
-        return True
+        self.waiter.add_callback(self.collect)  # at once if it came already
 
     def collect(self) -> None:
-        code = ffi.new("int *")
-        proxy = ffi.new("OHIPCRemoteProxy **")
-        if _c.shim_connect_wait(self.handle, 0, code, proxy) != _c.SHIM_DONE:
+        try:
+            result = self.waiter.take()
+        except Exception as exc:  # the result was lost
+            self._complete(None, exc)
             return
-        if not self._settle():  # cannot happen: only one collect gets SHIM_DONE
-            _c.OH_IPCRemoteProxy_Destroy(proxy[0])
+        if result is None:  # given up (timed out, cancelled)
             return
-        if code[0] != _c.NCP_NO_ERROR:
-            self._complete(None, error_for_code(code[0], f"IPC-mode start of {self.name!r}"))
+        if self.timer:
+            _events.loop().cancel_timer(self.timer)
+        code, proxy = result
+        if code != _c.NCP_NO_ERROR or proxy is None:
+            self._complete(None, start_error(self.waiter.token, self.name, code))
             return
-        result = RemoteProxy(proxy[0])
-        if not self._complete(result, None):
-            result.close()  # cancelled meanwhile
+        connected = RemoteProxy(proxy)
+        if not self._complete(connected, None):
+            connected.close()  # cancelled meanwhile
 
     def expire(self) -> None:
-        if self._settle():
-            _c.shim_connect_abandon(self.handle)
+        if self.waiter.abandon():
             self._complete(None, connect_timeout(self.timeout))
 
     def on_done(self, future: Future[RemoteProxy]) -> None:
-        if future.cancelled() and self._settle():
-            _c.shim_connect_abandon(self.handle)
+        if future.cancelled():
+            give_up_connect(self.waiter)
 
     def _complete(self, result: RemoteProxy | None, exc: BaseException | None) -> bool:
         if not self.future.set_running_or_notify_cancel():

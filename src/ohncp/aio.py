@@ -16,9 +16,9 @@
 
 Nothing here blocks the event loop or polls:
 
-- a child's exit reaches the loop from ohncp's event thread
-  (``loop.call_soon_threadsafe``), which the C runtime wakes through an fd;
-- a connect waits on the eventfd of its start callback (``loop.add_reader``);
+- a child's exit and a connect's result reach the loop from ohncp's event
+  thread (``loop.call_soon_threadsafe``), which the C runtime wakes through
+  an fd;
 - :func:`start` and :meth:`RemoteProxy.send_request` are blocking C calls
   (the child loads its library; the stub answers) that release the GIL:
   they run on a small thread pool of this module's own, so they never take
@@ -40,24 +40,19 @@ import threading
 from collections.abc import Callable, Mapping
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from . import ChildProcess as _SyncChild
-from . import _events
 from . import start as _sync_start
 from ._convert import FileDescriptorLike, Isolation, timeout_seconds
-from ._errors import error_for_code
-from ._ipc import Parcel, begin_connect, connect_timeout
+from ._ipc import Parcel, begin_connect, connect_timeout, give_up_connect, start_error
 from ._ipc import RemoteProxy as _SyncProxy
-from ._ohncp import ffi
 from ._ohncp import lib as _c
-
-if TYPE_CHECKING:
-    from ._ohncp import CData
 
 __all__ = ["ChildProcess", "RemoteProxy", "connect", "start"]
 
 _T = TypeVar("_T")
+
 
 class _Pool:
     """The thread pool of this module, made on first use; a forked child makes its own."""
@@ -154,29 +149,13 @@ class ChildProcess:
         Cancelling the wait (or ``asyncio.wait_for`` timing out) leaves the
         child running.
         """
-        loop = asyncio.get_running_loop()
-        while True:
-            code = self.sync.poll()
-            if code is not None:
-                return code
-            woken: asyncio.Future[None] = loop.create_future()
-
-            def wake(_status: int, woken: asyncio.Future[None] = woken) -> None:
-                def settle() -> None:
-                    if not woken.done():
-                        woken.set_result(None)
-
-                # A closed loop (RuntimeError) has nobody waiting any more.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(settle)
-
-            key = _events.watch_pid(self.pid, wake)
-            try:
-                # The exit may have come before the watch: look once more.
-                if self.sync.poll() is None:
-                    await woken  # an exit of this pid (an earlier child's, if reused)
-            finally:
-                _events.unwatch_pid(self.pid, key)
+        code = self.sync.poll()
+        if code is not None:
+            return code
+        await _woken_by(self.sync._waiter.add_callback)
+        code = self.sync.poll()
+        assert code is not None  # the waiter is resolved: poll returns or raises
+        return code
 
     async def __aenter__(self) -> ChildProcess:
         return self
@@ -193,6 +172,24 @@ class ChildProcess:
 
     def __repr__(self) -> str:
         return f"<aio.ChildProcess pid={self.pid} returncode={self.returncode}>"
+
+
+async def _woken_by(add_callback: Callable[[Callable[[], None]], None]) -> None:
+    """Return once ``add_callback``'s callback ran (on ohncp's event thread, or at once)."""
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def settle() -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    def wake() -> None:
+        # A closed loop (RuntimeError) has nobody waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle)
+
+    add_callback(wake)
+    await woken
 
 
 def _reap(child: _SyncChild) -> None:
@@ -302,8 +299,8 @@ async def connect(
 ) -> RemoteProxy:
     """Start an IPC-mode child, like :func:`ohncp.connect`, and await its proxy.
 
-    The wait is on the start callback's eventfd in the running loop: no
-    thread, no polling. Cancelling gives the child up.
+    The start callback wakes the loop from ohncp's event thread: no thread
+    waits, no polling. Cancelling gives the child up.
 
     Raises:
         StartTimeoutError: no proxy within ``timeout`` seconds.
@@ -311,36 +308,20 @@ async def connect(
         TypeError, ValueError: as :func:`ohncp.connect`.
     """
     timeout = timeout_seconds(timeout)
-    name, handle = begin_connect(lib, isolation, isolation_uid, process_name)
-    loop = asyncio.get_running_loop()
-    fd = _c.shim_connect_fd(handle)
-    done: asyncio.Future[tuple[int, CData]] = loop.create_future()
-    code_box = ffi.new("int *")
-    proxy_box = ffi.new("OHIPCRemoteProxy **")
-
-    def ready() -> None:
-        if done.done():
-            return
-        if _c.shim_connect_wait(handle, 0, code_box, proxy_box) == _c.SHIM_DONE:
-            done.set_result((int(code_box[0]), proxy_box[0]))
-
-    collected = False
-    loop.add_reader(fd, ready)
+    name, waiter = begin_connect(lib, isolation, isolation_uid, process_name)
+    taken = None
     try:
-        ready()  # it may have come already
         try:
-            code, proxy = await asyncio.wait_for(asyncio.shield(done), timeout)
+            await asyncio.wait_for(_woken_by(waiter.add_callback), timeout)
         except asyncio.TimeoutError:
             raise connect_timeout(timeout) from None
-        collected = True
+        taken = waiter.take()
     finally:
-        loop.remove_reader(fd)
-        if not collected:
-            if done.done() and not done.cancelled():
-                # Collected by ready() just as we gave up: release it.
-                _c.OH_IPCRemoteProxy_Destroy(done.result()[1])
-            else:
-                _c.shim_connect_abandon(handle)
-    if code != _c.NCP_NO_ERROR:
-        raise error_for_code(code, f"IPC-mode start of {name!r}")
+        if taken is None:
+            give_up_connect(waiter)
+    if taken is None:  # cannot happen: only this coroutine takes it
+        raise connect_timeout(timeout)
+    code, proxy = taken
+    if code != _c.NCP_NO_ERROR or proxy is None:
+        raise start_error(waiter.token, name, code)
     return RemoteProxy(_SyncProxy(proxy))

@@ -9,12 +9,27 @@
  *   1. native_child_process.h: values, layouts, signatures
  *   2. ipc_error_code.h and ipc_cremote_object.h: values, layouts
  *   3. IPC signatures
+ *   4. child_process_info.h, ability_runtime_common.h (API 26.1)
+ *   5. background_process_manager.h (API 17), hilog/log.h
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include <AbilityKit/native_child_process.h>
+#if defined(__clang__) /* it warns that the header changes the packing: it does */
+#pragma clang diagnostic ignored "-Wpragma-pack"
+#endif
+#pragma pack(1) /* an includer's own packing: see after_ipc_kit below */
 #include <IPCKit/ipc_kit.h>
+/* As with the SDK's pack(4)/pack() pair, what follows the include has the
+ * default packing again, whatever the includer had set before. */
+struct after_ipc_kit {
+    char c;
+    int32_t i;
+};
+#pragma pack()
+#include <background_process_manager/background_process_manager.h>
+#include <hilog/log.h>
 
 #include "testlib.h"
 
@@ -105,6 +120,7 @@ SA(_Generic((OH_Ability_OnNativeChildProcessExit)0, void (*)(int32_t, int32_t): 
 
 /* ---- 2. ipc_error_code.h and ipc_cremote_object.h: values, layouts -------- */
 
+SA(offsetof(struct after_ipc_kit, i) == _Alignof(int32_t));
 SA(OH_IPC_SUCCESS == 0);
 SA(OH_IPC_ERROR_CODE_BASE == 1901000);
 SA(OH_IPC_CHECK_PARAM_ERROR == 1901000);
@@ -213,6 +229,61 @@ SIG(OH_IPCSkeleton_SetMaxWorkThreadNum, int (*)(const int));
 SIG(OH_IPCSkeleton_ResetCallingIdentity, int (*)(char **, int32_t *, OH_IPC_MemAllocator));
 SIG(OH_IPCSkeleton_SetCallingIdentity, int (*)(const char *));
 SIG(OH_IPCSkeleton_IsHandlingTransaction, int (*)(void));
+
+/* ---- 4. child_process_info.h, ability_runtime_common.h (API 26.1) --------- */
+
+SA(ABILITY_RUNTIME_ERROR_CODE_NO_ERROR == 0);
+SA(ABILITY_RUNTIME_ERROR_CODE_PERMISSION_DENIED == 201);
+SA(ABILITY_RUNTIME_ERROR_CODE_PARAM_INVALID == 401);
+SA(ABILITY_RUNTIME_ERROR_CODE_NOT_SUPPORTED == 801);
+SA(ABILITY_RUNTIME_ERROR_CODE_CONTEXT_NOT_EXIST == 16000011);
+SA(ABILITY_RUNTIME_ERROR_CODE_INTERNAL == 16000050);
+SA(ABILITY_RUNTIME_ERROR_CODE_METADATA_INVALID == 16000178);
+SA(sizeof(AbilityRuntime_ErrorCode) == sizeof(int));
+SA(_Generic((OH_AbilityRuntime_ChildProcessInfosHandle)0,
+            struct OH_AbilityRuntime_ChildProcessInfos *: 1, default: 0));
+SA(_Generic((OH_AbilityRuntime_ChildProcessInfoHandle)0,
+            struct OH_AbilityRuntime_ChildProcessInfo *: 1, default: 0));
+SIG(OH_Ability_AcquireChildProcessInfos,
+    Ability_NativeChildProcess_ErrCode (*)(OH_AbilityRuntime_ChildProcessInfosHandle *, uint32_t *));
+SIG(OH_AbilityRuntime_GetChildProcessInfoByIndex,
+    AbilityRuntime_ErrorCode (*)(OH_AbilityRuntime_ChildProcessInfosHandle, uint32_t,
+                                 OH_AbilityRuntime_ChildProcessInfoHandle *));
+SIG(OH_AbilityRuntime_ChildProcessInfo_GetPid,
+    AbilityRuntime_ErrorCode (*)(OH_AbilityRuntime_ChildProcessInfoHandle, int32_t *));
+SIG(OH_AbilityRuntime_ChildProcessInfo_GetParentPid,
+    AbilityRuntime_ErrorCode (*)(OH_AbilityRuntime_ChildProcessInfoHandle, int32_t *));
+SIG(OH_AbilityRuntime_ChildProcessInfo_GetProcessName,
+    AbilityRuntime_ErrorCode (*)(OH_AbilityRuntime_ChildProcessInfoHandle, char *, uint32_t,
+                                 uint32_t *));
+SIG(OH_AbilityRuntime_ReleaseChildProcessInfos,
+    void (*)(OH_AbilityRuntime_ChildProcessInfosHandle *));
+
+/* ---- 5. background_process_manager.h (API 17), hilog/log.h ---------------- */
+
+SA(PROCESS_BACKGROUND == 1);
+SA(PROCESS_INACTIVE == 2);
+SA(ERR_BACKGROUND_PROCESS_MANAGER_SUCCESS == 0);
+SA(ERR_BACKGROUND_PROCESS_MANAGER_INVALID_PARAM == 401);
+SA(ERR_BACKGROUND_PROCESS_MANAGER_REMOTE_ERROR == 31800001);
+SIG(OH_BackgroundProcessManager_SetProcessPriority,
+    int (*)(int, BackgroundProcessManager_ProcessPriority));
+SIG(OH_BackgroundProcessManager_ResetProcessPriority, int (*)(int));
+
+SA(LOG_APP == 0);
+SA(LOG_DEBUG == 3 && LOG_INFO == 4 && LOG_WARN == 5 && LOG_ERROR == 6 && LOG_FATAL == 7);
+SA(UNSET_LOGLEVEL == 0 && PREFER_CLOSE_LOG == 1 && PREFER_OPEN_LOG == 2);
+SIG(OH_LOG_Print, int (*)(LogType, LogLevel, unsigned int, const char *, const char *, ...));
+SIG(OH_LOG_PrintMsg, int (*)(LogType, LogLevel, unsigned int, const char *, const char *));
+SIG(OH_LOG_PrintMsgByLen,
+    int (*)(LogType, LogLevel, unsigned int, const char *, size_t, const char *, size_t));
+SIG(OH_LOG_VPrint, int (*)(LogType, LogLevel, unsigned int, const char *, const char *, va_list));
+SIG(OH_LOG_IsLoggable, bool (*)(unsigned int, const char *, LogLevel));
+SIG(OH_LOG_SetCallback, void (*)(LogCallback));
+SIG(OH_LOG_SetMinLogLevel, void (*)(LogLevel));
+SIG(OH_LOG_SetLogLevel, void (*)(LogLevel, PreferStrategy));
+SA(_Generic((LogCallback)0, void (*)(const LogType, const LogLevel, const unsigned int,
+                                     const char *, const char *): 1, default: 0));
 
 /* The static assertions above are the test; this case records that the
  * file compiled, and checks a layout at run time for good measure. */

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <IPCKit/ipc_kit.h>
 
@@ -173,23 +174,54 @@ TEST(start_call_exit) {
     OH_IPCRemoteProxy_Destroy(proxy);
 }
 
+/* Each failure has a code and a reason: in OH_Ohncp_GetLastErrorMessage
+ * while the callback runs, and by the start's id afterwards. */
+static char reason_in_cb[256];
+static void on_failed_start(int code, OHIPCRemoteProxy *proxy) {
+    pthread_mutex_lock(&cb_lock);
+    snprintf(reason_in_cb, sizeof reason_in_cb, "%s", OH_Ohncp_GetLastErrorMessage());
+    pthread_mutex_unlock(&cb_lock);
+    on_started(code, proxy);
+}
+
 TEST(start_failures) {
     struct {
         const char *lib;
         int want;
+        const char *why;
     } cases[] = {
-        {"/nonexistent/libnope.so", NCP_ERR_LIB_LOADING_FAILED},
-        {IPC_LIB("child_ipc_nomain"), NCP_ERR_LIB_LOADING_FAILED},
-        {IPC_LIB("child_basic"), NCP_ERR_LIB_LOADING_FAILED}, /* no OnConnect */
-        {IPC_LIB("child_ipc_null"), NCP_ERR_CONNECTION_FAILED},
-        {IPC_LIB("child_ipc_crash"), NCP_ERR_CONNECTION_FAILED},
+        {"/nonexistent/libnope.so", NCP_ERR_LIB_LOADING_FAILED, "cannot load /nonexistent/libnope.so: "},
+        {IPC_LIB("child_ipc_nomain"), NCP_ERR_LIB_LOADING_FAILED, "no symbol NativeChildProcess_MainProc"},
+        {IPC_LIB("child_basic"), NCP_ERR_LIB_LOADING_FAILED, "no symbol NativeChildProcess_OnConnect"},
+        {IPC_LIB("child_ipc_null"), NCP_ERR_CONNECTION_FAILED, "NativeChildProcess_OnConnect of "},
+        {IPC_LIB("child_ipc_crash"), NCP_ERR_CONNECTION_FAILED, "crashed: SIGABRT"},
+        {IPC_LIB("child_ipc_segv"), NCP_ERR_CONNECTION_FAILED, "crashed: SIGSEGV"},
+        {IPC_LIB("child_ipc_exit"), NCP_ERR_CONNECTION_FAILED, "exited or was killed before its start completed"},
     };
+    CHECK_EQ(OH_Ohncp_GetStartErrorMessage(0, reason_in_cb, sizeof reason_in_cb),
+             NCP_ERR_INVALID_PARAM);
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
-        CHECK_EQ(OH_Ability_CreateNativeChildProcess(cases[i].lib, on_started), NCP_NO_ERROR);
+        CHECK_EQ(OH_Ability_CreateNativeChildProcess(cases[i].lib, on_failed_start), NCP_NO_ERROR);
+        uint64_t id = OH_Ohncp_GetLastStartId();
+        CHECK(id != 0);
         OHIPCRemoteProxy *proxy = (OHIPCRemoteProxy *)1;
         CHECK_EQ(wait_started(i, &proxy), cases[i].want);
         CHECK(proxy == NULL);
+        char why[256];
+        CHECK_EQ(OH_Ohncp_GetStartErrorMessage(id, why, sizeof why), NCP_NO_ERROR);
+        fprintf(stderr, "  %s: %s\n", cases[i].lib, why);
+        CHECK(strstr(why, cases[i].why) != NULL);
+        pthread_mutex_lock(&cb_lock);
+        CHECK_STREQ(reason_in_cb, why);
+        pthread_mutex_unlock(&cb_lock);
+        CHECK_EQ(OH_Ohncp_GetStartErrorMessage(id, NULL, 8), NCP_ERR_INVALID_PARAM);
     }
+    /* a start that succeeded has no reason */
+    OHIPCRemoteProxy *ok = start_ipc_child();
+    CHECK_EQ(OH_Ohncp_GetStartErrorMessage(OH_Ohncp_GetLastStartId(), reason_in_cb, 8),
+             NCP_ERR_INVALID_PARAM);
+    CHECK_EQ(call_int(ok, CHILD_EXIT, 0), 0);
+    OH_IPCRemoteProxy_Destroy(ok);
 }
 
 /* A child that reports "connected" but withholds its HELLO does not hold
@@ -857,8 +889,14 @@ static int identity_stub(uint32_t code, const OHIPCParcel *data, OHIPCParcel *re
     int32_t len = 0;
     ok = ok && OH_IPCSkeleton_ResetCallingIdentity(&id, &len, alloc) == 0;
     ok = ok && OH_IPCSkeleton_GetCallingPid() == (uint64_t)getpid(); /* acting as ourselves */
+    /* inside a request a string that is no identity is refused (device) */
+    ok = ok && OH_IPCSkeleton_SetCallingIdentity("not an identity") == OH_IPC_INNER_ERROR;
+    ok = ok && OH_IPCSkeleton_SetCallingIdentity("") == OH_IPC_INNER_ERROR;
+    ok = ok && OH_IPCSkeleton_SetCallingIdentity("1:2:3junk") == OH_IPC_INNER_ERROR;
+    ok = ok && OH_IPCSkeleton_GetCallingPid() == (uint64_t)getpid(); /* unchanged */
     ok = ok && OH_IPCSkeleton_SetCallingIdentity(id) == 0;
     ok = ok && OH_IPCSkeleton_GetCallingPid() == (uint64_t)child; /* and back */
+    ok = ok && OH_IPCSkeleton_IsHandlingTransaction() == 1;
     free(id);
     identity_ok = ok;
     return OH_IPCParcel_WriteInt32(reply, 1);

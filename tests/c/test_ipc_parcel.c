@@ -234,7 +234,7 @@ TEST(data_size_follows_alignment_rules) {
     GROWS_BY(OH_IPCParcel_WriteInterfaceToken(p, "a.b"), 4);
     static const uint8_t bytes[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     static const int padded[10] = {0, 4, 4, 4, 4, 8, 8, 8, 8, 12};
-    for (int len = 0; len <= 9; len++)
+    for (int len = 1; len <= 9; len++) /* 0 is refused: zero_length_buffers */
         GROWS_BY(OH_IPCParcel_WriteBuffer(p, bytes, len), padded[len]);
 #undef GROWS_BY
     OH_IPCParcel_Destroy(p);
@@ -407,11 +407,12 @@ TEST(large_parcel_padding_is_zero_in_reused_memory) {
     free(want);
 }
 
+/* Refused as on the device: nothing written, nothing read. */
 TEST(zero_length_buffers) {
     static const uint8_t bytes[1] = {0};
     OHIPCParcel *p = new_parcel();
-    CHECK(OH_IPCParcel_ReadBuffer(p, 0) != NULL);
-    CHECK_EQ(OH_IPCParcel_WriteBuffer(p, bytes, 0), OH_IPC_SUCCESS);
+    CHECK(OH_IPCParcel_ReadBuffer(p, 0) == NULL);
+    CHECK_EQ(OH_IPCParcel_WriteBuffer(p, bytes, 0), OH_IPC_CHECK_PARAM_ERROR);
     CHECK_EQ(OH_IPCParcel_GetDataSize(p), 0);
     CHECK_EQ(OH_IPCParcel_GetReadPosition(p), 0);
     OH_IPCParcel_Destroy(p);
@@ -537,7 +538,7 @@ TEST(reads_past_the_end_fail_and_keep_position) {
     CHECK_EQ(OH_IPCParcel_ReadFileDescriptor(p, &i32), OH_IPC_PARCEL_READ_ERROR);
     CHECK(OH_IPCParcel_ReadString(p) == NULL);
     CHECK(OH_IPCParcel_ReadBuffer(p, 1) == NULL);
-    CHECK(OH_IPCParcel_ReadBuffer(p, 0) != NULL);
+    CHECK(OH_IPCParcel_ReadBuffer(p, 0) == NULL); /* refused, as on the device */
     CHECK_EQ(OH_IPCParcel_GetReadPosition(p), 8);
     OH_IPCParcel_Destroy(p);
 }
@@ -575,7 +576,7 @@ TEST(size_limit_is_204800_bytes) {
     CHECK_EQ(OH_IPCParcel_WriteString(p, ""), OH_IPC_PARCEL_WRITE_ERROR);
     CHECK_EQ(OH_IPCParcel_WriteInterfaceToken(p, "t"), OH_IPC_PARCEL_WRITE_ERROR);
     CHECK_EQ(OH_IPCParcel_WriteBuffer(p, big, 1), OH_IPC_PARCEL_WRITE_ERROR);
-    CHECK_EQ(OH_IPCParcel_WriteBuffer(p, big, 0), OH_IPC_SUCCESS);
+    CHECK_EQ(OH_IPCParcel_WriteBuffer(p, big, 0), OH_IPC_CHECK_PARAM_ERROR);
     CHECK_EQ(OH_IPCParcel_GetDataSize(p), MAX_DATA);
 
     /* Four bytes left: a 32-bit value fits, a 64-bit one does not. */

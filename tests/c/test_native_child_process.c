@@ -389,6 +389,77 @@ TEST(environment_and_cwd_of_the_caller) {
     CHECK_STREQ(buf, "env=changed-later;cwd=/tmp");
 }
 
+/* Exits by start id: kept apart from the SDK records by an offset. */
+#define BY_ID_BASE 1000000
+static uint64_t by_id_last;
+static void exit_by_id(uint64_t start_id, int32_t pid, int32_t wstatus, void *user) {
+    (void)user;
+    (void)pid;
+    pthread_mutex_lock(&exits_lock);
+    by_id_last = start_id;
+    pthread_mutex_unlock(&exits_lock);
+    record_exit(BY_ID_BASE + (int32_t)start_id, wstatus);
+}
+
+TEST(start_with_env_reports_exit_by_start_id) {
+    CHECK_EQ(OH_Ohncp_RegisterExitByIdCallback(NULL, NULL), NCP_ERR_INVALID_PARAM);
+    CHECK_EQ(OH_Ohncp_RegisterExitByIdCallback(exit_by_id, NULL), NCP_NO_ERROR);
+    Ability_ChildProcessConfigs *configs = OH_Ability_CreateChildProcessConfigs();
+    CHECK(configs != NULL);
+    int p[2];
+    CHECK(pipe(p) == 0);
+    NativeChildProcess_Fd node = {.fdName = (char *)"out", .fd = p[1], .next = NULL};
+    NativeChildProcess_Args args = {.entryParams = (char *)"", .fdList = {.head = &node}};
+    /* The child gets envp, not the caller's environ. */
+    setenv("OHNCP_TEST_VAR", "from-environ", 1);
+    char *const envp[] = {(char *)"OHNCP_TEST_VAR=from-envp", NULL};
+    int32_t pid = 0;
+    uint64_t first = 0, second = 0;
+    CHECK_EQ(OH_Ohncp_StartChildProcessWithEnv(entry_of("Entry_EnvCwd"), args, configs, envp, &pid,
+                                               &first),
+             NCP_NO_ERROR);
+    close(p[1]);
+    char buf[2048];
+    read_all(p[0], buf, sizeof buf);
+    close(p[0]);
+    CHECK(strncmp(buf, "env=from-envp;", 14) == 0);
+    CHECK(first > 0);
+    int st = wait_exit(BY_ID_BASE + (int32_t)first, 5000);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* Ids are never reused: the next start has a greater one. */
+    args.fdList.head = NULL;
+    args.entryParams = (char *)"";
+    CHECK_EQ(OH_Ohncp_StartChildProcessWithEnv(entry_of("Entry_Exit3"), args, configs, NULL, &pid,
+                                               &second),
+             NCP_NO_ERROR);
+    CHECK(second > first);
+    st = wait_exit(BY_ID_BASE + (int32_t)second, 5000);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3);
+    CHECK_EQ(OH_Ohncp_StartChildProcessWithEnv(entry_of("Entry_Exit3"), args, configs, NULL, &pid,
+                                               NULL),
+             NCP_ERR_INVALID_PARAM);
+    /* Kill by start id: the live child only, never a reaped one's. */
+    CHECK_EQ(OH_Ohncp_KillChildProcessById(second), NCP_ERR_INVALID_PID);
+    CHECK_EQ(OH_Ohncp_KillChildProcessById(0), NCP_ERR_INVALID_PID);
+    uint64_t third = 0;
+    CHECK(pipe(p) == 0);
+    node.fd = p[1];
+    args.fdList.head = &node;
+    CHECK_EQ(OH_Ohncp_StartChildProcessWithEnv(entry_of("Entry_Block"), args, configs, NULL, &pid,
+                                               &third),
+             NCP_NO_ERROR);
+    close(p[1]);
+    CHECK_EQ(read(p[0], buf, 1), 1);
+    close(p[0]);
+    CHECK_EQ(OH_Ohncp_KillChildProcessById(third), NCP_NO_ERROR);
+    st = wait_exit(BY_ID_BASE + (int32_t)third, 5000);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    CHECK_EQ(OH_Ohncp_UnregisterExitByIdCallback(exit_by_id, NULL), NCP_NO_ERROR);
+    CHECK_EQ(OH_Ohncp_UnregisterExitByIdCallback(exit_by_id, NULL), NCP_ERR_CALLBACK_NOT_EXIST);
+    CHECK_EQ(OH_Ability_DestroyChildProcessConfigs(configs), NCP_NO_ERROR);
+    unsetenv("OHNCP_TEST_VAR");
+}
+
 TEST(signal_state_is_default) {
     sigset_t block;
     sigemptyset(&block);

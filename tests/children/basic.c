@@ -7,6 +7,8 @@
  *
  *   WriteParams     write entryParams to "out"
  *   WriteByte       write "x" to "out"
+ *   WriteEnv        write the value of the variable named by entryParams
+ *                   (or "(unset)") to "out"
  *   EchoAll         write "<name>:<params>" to every fd passed; and the
  *                   names in list order, comma-separated, to "order" if any
  *   ExitCode        exit with the status given in entryParams
@@ -105,6 +107,13 @@ void Segv(NativeChildProcess_Args args)
 
     (void)args;
     *nowhere = 1;
+}
+
+void WriteEnv(NativeChildProcess_Args args)
+{
+    const char *value = getenv(args.entryParams);
+
+    put(out_fd(&args), value != NULL ? value : "(unset)");
 }
 
 void SleepForever(NativeChildProcess_Args args)

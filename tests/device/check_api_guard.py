@@ -43,6 +43,7 @@ def check_api19(basic: str) -> None:
     expect_not_supported(lambda: ohncp.start(f"{basic}:ExitCode", "0"), "20")
     assert ohncp.is_supported() is False
     print("ok   is_supported() is False without the API 20 functions")
+    expect_not_supported(ohncp.children, "26.1")
 
 
 def check_api22(basic: str) -> None:
@@ -78,6 +79,15 @@ def check_api22(basic: str) -> None:
             raise AssertionError("RemoteProxy.pid without the extension")
     print("ok   IPC mode connects")
     assert ohncp.current_args() is None  # API 17 is there; not in a child
+    expect_not_supported(ohncp.children, "26.1")
+    try:
+        ohncp.connect(Path(basic).with_name("libnot_there.so"))
+    except ohncp.LibLoadingFailedError as exc:
+        if "cannot load" in str(exc):  # the reason comes through an extension
+            raise AssertionError(f"a reason without the extension: {exc!r}") from exc
+        print(f"ok   a failed connect without the reason extension: {exc}")
+    else:
+        raise AssertionError("a missing library connected")
 
 
 def main() -> None:

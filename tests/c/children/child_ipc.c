@@ -154,7 +154,7 @@ static int handle(uint32_t code, const OHIPCParcel *data, OHIPCParcel *reply, vo
         uint8_t *buf = calloc(1, (size_t)n + 1);
         for (int32_t i = 0; i < n; i++)
             buf[i] = (uint8_t)i;
-        int rc = OH_IPCParcel_WriteBuffer(reply, buf, n);
+        int rc = n > 0 ? OH_IPCParcel_WriteBuffer(reply, buf, n) : 0; /* 0: refused */
         free(buf);
         return rc;
     }

@@ -11,9 +11,12 @@
  *      socket does, and no lead is handed over.
  *   2. connections: creation, reference counting, death
  *   3. exports and imports (wire object <-> local object)
- *   4. sending a message
+ *   4. sending a message (a refused one takes its exports back)
  *   5. receiving a message (everything received is treated as hostile)
- *   6. requests, replies, descriptors
+ *   6. requests, replies, descriptors; backpressure: a peer with
+ *      MAX_INFLIGHT requests here, or MAX_SENDERS threads waiting to send it
+ *      replies, is not read until that clears (throttle), so no peer holds
+ *      every worker; refusals never wait for room (read_one)
  *   7. the bridge for libchild_process.so (HELLO), fork safety
  *
  * Lock order: all_lock (the list of connections), then a connection's lock,

@@ -11,9 +11,12 @@
  *      socket does, and no lead is handed over.
  *   2. connections: creation, reference counting, death
  *   3. exports and imports (wire object <-> local object)
- *   4. sending a message
+ *   4. sending a message (a refused one takes its exports back)
  *   5. receiving a message (everything received is treated as hostile)
- *   6. requests, replies, descriptors
+ *   6. requests, replies, descriptors; backpressure: a peer with
+ *      MAX_INFLIGHT requests here, or MAX_SENDERS threads waiting to send it
+ *      replies, is not read until that clears (throttle), so no peer holds
+ *      every worker; refusals never wait for room (read_one)
  *   7. the bridge for libchild_process.so (HELLO), fork safety
  *
  * Lock order: all_lock (the list of connections), then a connection's lock,
@@ -73,6 +76,7 @@ static struct {
     int jobs_fd;         /* eventfd in the epoll set: queued jobs for the workers */
     struct job *head, *tail;
     int workers, in_epoll, max_workers;
+    int stuck; /* pool threads waiting for room to send a reply (send_reply) */
     bool stop_join;
     int busy;             /* requests queued or running */
     pthread_cond_t idle_cond; /* busy dropped to 0 */
@@ -110,6 +114,7 @@ static void run_job(struct job *j) {
 }
 
 static void worker_loop(void);
+static __thread bool pool_thread; /* this thread is one of the pool's */
 
 /* The oldest queued job, taken off the queue; NULL if none (lock held). */
 static struct job *pop_job(void) {
@@ -139,6 +144,7 @@ static void serve_joined(void) {
 
 static void *worker_main(void *arg) {
     (void)arg;
+    pool_thread = true;
     worker_loop();
     return NULL;
 }
@@ -161,8 +167,22 @@ static int start_thread(void *(*fn)(void *), pthread_t *ret) {
 /* Keep a thread in epoll_wait while this one runs a job: start one if none
  * waits there and the pool may grow (lock held). */
 static void keep_a_watcher(void) {
-    if (eng.in_epoll == 0 && eng.workers < eng.max_workers && start_thread(worker_main, NULL) == 0)
+    if (eng.in_epoll == 0 && eng.workers - eng.stuck < eng.max_workers &&
+        start_thread(worker_main, NULL) == 0)
         eng.workers++;
+}
+
+/* A pool thread starts (+1) or stops (-1) waiting for room to send: while
+ * it waits, the pool may grow past it, so that a peer that does not read
+ * cannot take every thread (one of them must watch epoll). */
+static void set_stuck(int d) {
+    if (!pool_thread)
+        return;
+    pthread_mutex_lock(&eng.lock);
+    eng.stuck += d;
+    if (d > 0)
+        keep_a_watcher();
+    pthread_mutex_unlock(&eng.lock);
 }
 
 /* Make the jobs eventfd readable: one epoll worker wakes for the queue. */
@@ -243,14 +263,38 @@ struct export_entry {
     OHIPCRemoteStub *stub;
 };
 
-/* Requests one peer may have queued or running here at once; a peer that
- * sends more is flooding us and is disconnected. */
+/* Requests one peer may have queued or running here at once. At this many
+ * the workers stop reading the peer (conn.throttled): its socket fills and
+ * its sends wait, so a fast sender is slowed, never dropped. They read it
+ * again once half are done (a little slack, so that a saturated peer does
+ * not cost an epoll_ctl per request). */
 #define MAX_INFLIGHT 4096
+#define RESUME_INFLIGHT (MAX_INFLIGHT / 2)
+/* A thread waiting for its own reply reads its connection whatever the
+ * count (the reply may be behind requests whose handlers wait for a reply
+ * too); a peer that gets this far past the limit meanwhile breaks the
+ * protocol and is disconnected. */
+#define HARD_MAX_INFLIGHT (4 * MAX_INFLIGHT)
+/* Threads that may wait for room to send one peer replies (send_reply). */
+#define MAX_SENDERS 2
+
+struct out_reply {
+    uint32_t seq;
+    int status;
+    OHIPCParcel *reply;
+    struct out_reply *next;
+};
 
 struct ipc_conn {
     int refs; /* atomic: the engine's registration, proxies, jobs, waiters */
     int fd;
     int inflight; /* requests from the peer queued or running (atomic) */
+    /* The workers stopped reading at MAX_INFLIGHT (atomic, seq_cst with
+     * inflight: whoever of a reader setting it and a request ending sees
+     * the other last resumes the reading, so it is never left off). */
+    int throttled;
+    int senders; /* threads waiting for room to send it a reply (atomic; changed under lock) */
+    struct out_reply *outq, *outq_tail; /* replies waiting for those (lock) */
     bool reading; /* a waiting thread reads it (the workers do not) */
     bool blocking; /* ... in a blocking recvmsg: the workers must not read */
     bool missed;   /* a worker left an event to that reader */
@@ -325,6 +369,12 @@ static void conn_unref(struct ipc_conn *c) {
     }
     pthread_mutex_unlock(&all_lock);
     sys_close(c->fd);
+    while (c->outq != NULL) { /* none is left but by a sender that died with fork */
+        struct out_reply *o = c->outq;
+        c->outq = o->next;
+        OH_IPCParcel_Destroy(o->reply);
+        free(o);
+    }
     free(c->exports);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->rlock);
@@ -503,6 +553,35 @@ void ipc_conn_forget_import(OHIPCRemoteProxy *p) {
 
 /* ---- 4. sending ------------------------------------------------------------------------ */
 
+/* Take back the exports that wire_objects counted for the first `n`
+ * objects of a message that then did not go out (the peer never got them,
+ * so it will never release them: kept, they would hold the stubs until the
+ * connection dies). Connection lock held; the stubs whose entry went are
+ * unreferenced by the caller, outside it, through *gone. */
+static size_t unexport_objects(struct ipc_conn *c, const struct ipc_wire_obj *objs, size_t n,
+                               OHIPCRemoteStub **gone) {
+    size_t ngone = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (objs[i].kind != PARCEL_OBJECT_STUB || objs[i].owner != IPC_OWNER_SENDER ||
+            objs[i].id == 0)
+            continue; /* an fd, a proxy named back, or not exported */
+        OHIPCRemoteStub *stub = release_export(c, objs[i].id, 1);
+        if (stub != NULL)
+            gone[ngone++] = stub;
+    }
+    return ngone;
+}
+
+/* unexport_objects, locking, and the stubs' references dropped. */
+static void unexport_message(struct ipc_conn *c, const struct ipc_wire_obj *objs, size_t n) {
+    static __thread OHIPCRemoteStub *gone[IPC_MAX_OBJECTS];
+    pthread_mutex_lock(&c->lock);
+    size_t ngone = unexport_objects(c, objs, n, gone);
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < ngone; i++)
+        ipc_stub_unref(gone[i]);
+}
+
 /* Describe the parcel's objects for the wire: our stubs are exported, our
  * proxies to the peer's objects name them back. */
 static int wire_objects(struct ipc_conn *c, const OHIPCParcel *data, struct ipc_wire_obj *out,
@@ -513,7 +592,8 @@ static int wire_objects(struct ipc_conn *c, const OHIPCParcel *data, struct ipc_
         return OH_IPC_PARCEL_WRITE_ERROR;
     int rc = 0;
     pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    size_t i = 0; /* out[0..i) are filled in */
+    for (; i < n && rc == 0; i++) {
         const struct parcel_object *o = &objs[i];
         out[i] = (struct ipc_wire_obj){o->kind, o->offset, 0, 0};
         if (o->kind == PARCEL_OBJECT_FD) {
@@ -538,13 +618,25 @@ static int wire_objects(struct ipc_conn *c, const OHIPCParcel *data, struct ipc_
             rc = OH_IPC_PARCEL_WRITE_ERROR;
     }
     pthread_mutex_unlock(&c->lock);
+    if (rc != 0) /* a refused send leaves nothing exported */
+        unexport_message(c, out, i);
     *ret_nobjs = n;
     *ret_nfds = nfds;
     return rc;
 }
 
-/* Send one message carrying `data` (may be NULL). Returns an OH_IPC_* code. */
-static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParcel *data) {
+/* How conn_send treats a socket with no room for the message. */
+enum send_mode {
+    SEND_WAIT,    /* wait for room */
+    SEND_OR_DROP, /* drop the peer: it breaks the protocol (see read_one) */
+    SEND_TRY,     /* return SEND_AGAIN, nothing sent or exported (see send_reply) */
+};
+#define SEND_AGAIN 1 /* not an OH_IPC_* code */
+
+/* Send one message carrying `data` (may be NULL). Returns an OH_IPC_*
+ * code, or SEND_AGAIN (SEND_TRY). */
+static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParcel *data,
+                     enum send_mode mode) {
     static __thread struct ipc_wire_obj objs[IPC_MAX_OBJECTS];
     int fds[IPC_MAX_FDS];
     size_t nobjs = 0, nfds = 0, size = 0;
@@ -572,9 +664,15 @@ static int conn_send(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParc
         cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
         memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
     }
-    ssize_t n = sys_sendmsg(c->fd, &msg, 0);
-    if (n == -EMSGSIZE || n == -ENOBUFS)
+    ssize_t n = sys_sendmsg(c->fd, &msg, mode == SEND_WAIT ? 0 : MSG_DONTWAIT);
+    if (n == -EAGAIN && mode == SEND_TRY) {
+        unexport_message(c, objs, nobjs); /* sent again later, exported again then */
+        return SEND_AGAIN;
+    }
+    if (n == -EMSGSIZE || n == -ENOBUFS) {
+        unexport_message(c, objs, nobjs);
         return OH_IPC_PARCEL_WRITE_ERROR;
+    }
     if (n < 0) {
         conn_fail(c);
         return OH_IPC_DEAD_REMOTE_OBJECT;
@@ -606,6 +704,11 @@ struct received {
     const uint8_t *data;
     int fds[IPC_MAX_FDS + 3];
     size_t nfds;
+    /* The kernel could not hand us (all) the fds that came with it: this
+     * process has no free fd. (The control buffer holds SCM_MAX_FD fds, the
+     * most a message can carry, so nothing else truncates it.) A shortage
+     * of ours, not the peer's fault: only this message fails. */
+    bool lost_fds;
 };
 
 static void close_received(struct received *m) {
@@ -655,8 +758,9 @@ static int recv_message(struct ipc_conn *c, uint8_t **buf, struct received *m, i
         for (size_t i = 0; i < k && m->nfds < IPC_MAX_FDS + 3; i++)
             memcpy(&m->fds[m->nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
     }
-    if (n < (ssize_t)sizeof m->h || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+    if (n < (ssize_t)sizeof m->h || (msg.msg_flags & MSG_TRUNC))
         goto bad;
+    m->lost_fds = (msg.msg_flags & MSG_CTRUNC) != 0;
     if (m->h.magic != IPC_MAGIC || m->h.nobjs > IPC_MAX_OBJECTS ||
         m->h.data_len > PARCEL_MAX_DATA ||
         (size_t)n != sizeof m->h + m->h.nobjs * sizeof(struct ipc_wire_obj) + m->h.data_len)
@@ -753,9 +857,90 @@ static OHIPCParcel *received_parcel(struct ipc_conn *c, struct received *m) {
 
 /* ---- 6. requests, replies, descriptors ------------------------------------------------------ */
 
-static void reply_to(struct ipc_conn *c, uint32_t seq, int status, const OHIPCParcel *data) {
+static int reply_to(struct ipc_conn *c, uint32_t seq, int status, const OHIPCParcel *data,
+                    enum send_mode mode) {
     struct ipc_wire_hdr h = {.type = IPC_MSG_REPLY, .seq = seq, .code = status};
-    (void)conn_send(c, &h, status == OH_IPC_SUCCESS ? data : NULL);
+    return conn_send(c, &h, status == OH_IPC_SUCCESS ? data : NULL, mode);
+}
+
+/* Whether `c` has more than `inflight` requests here, or MAX_SENDERS
+ * threads waiting to send it replies. */
+static bool must_pause(struct ipc_conn *c, int inflight) {
+    return __atomic_load_n(&c->inflight, __ATOMIC_SEQ_CST) > inflight ||
+           __atomic_load_n(&c->senders, __ATOMIC_SEQ_CST) >= MAX_SENDERS;
+}
+
+/* Let the workers read `c` again after a throttle; epoll is told afresh,
+ * so it reports what waits in the socket (no new edge would come: the
+ * sender waits for room). */
+static void resume_reading(struct ipc_conn *c) {
+    pthread_mutex_lock(&c->lock);
+    if (!must_pause(c, RESUME_INFLIGHT) && __atomic_exchange_n(&c->throttled, 0, __ATOMIC_SEQ_CST))
+        update_watch(c, true);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Whether a worker must leave `c` unread for now (the peer has
+ * MAX_INFLIGHT requests here, or does not read its replies). */
+static bool throttle(struct ipc_conn *c) {
+    if (!must_pause(c, MAX_INFLIGHT - 1))
+        return false;
+    __atomic_store_n(&c->throttled, 1, __ATOMIC_SEQ_CST);
+    if (must_pause(c, RESUME_INFLIGHT))
+        return true;
+    /* they ended meanwhile, maybe before seeing the flag: read on */
+    __atomic_store_n(&c->throttled, 0, __ATOMIC_SEQ_CST);
+    return false;
+}
+
+/* Send a stub's reply (the parcel is taken). A peer that does not read
+ * must not hold the workers: the reply goes out at once if there is room;
+ * if not, at most MAX_SENDERS threads per connection wait for room (and
+ * the workers stop reading the peer meanwhile, throttle), and any other
+ * reply joins the connection's queue, which those threads send before
+ * they leave. Waiting senders do not count against the pool's size, so
+ * other connections keep their watcher (keep_a_watcher). */
+static void send_reply(struct ipc_conn *c, uint32_t seq, int status, OHIPCParcel *reply) {
+    bool behind = __atomic_load_n(&c->senders, __ATOMIC_SEQ_CST) > 0; /* no use trying */
+    if (!behind && reply_to(c, seq, status, reply, SEND_TRY) != SEND_AGAIN) {
+        OH_IPCParcel_Destroy(reply);
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (__atomic_load_n(&c->senders, __ATOMIC_SEQ_CST) >= MAX_SENDERS) {
+        struct out_reply *o = malloc(sizeof *o);
+        if (o != NULL) {
+            *o = (struct out_reply){seq, status, reply, NULL};
+            *(c->outq != NULL ? &c->outq_tail->next : &c->outq) = o;
+            c->outq_tail = o;
+            pthread_mutex_unlock(&c->lock);
+            return;
+        }
+        /* out of memory: wait as a sender beyond the cap */
+    }
+    __atomic_add_fetch(&c->senders, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&c->lock);
+    set_stuck(1);
+    for (;;) {
+        (void)reply_to(c, seq, status, reply, SEND_WAIT); /* a failure fails c */
+        OH_IPCParcel_Destroy(reply);
+        pthread_mutex_lock(&c->lock);
+        struct out_reply *o = c->outq;
+        if (o == NULL) {
+            __atomic_sub_fetch(&c->senders, 1, __ATOMIC_SEQ_CST);
+            pthread_mutex_unlock(&c->lock);
+            break;
+        }
+        c->outq = o->next;
+        pthread_mutex_unlock(&c->lock);
+        seq = o->seq;
+        status = o->status;
+        reply = o->reply;
+        free(o);
+    }
+    set_stuck(-1);
+    if (__atomic_load_n(&c->throttled, __ATOMIC_SEQ_CST))
+        resume_reading(c);
 }
 
 static void run_request(struct job *j) {
@@ -766,11 +951,14 @@ static void run_request(struct job *j) {
                            : j->stub->on_request(j->code, j->data, reply, j->stub->user);
     calling = saved;
     if (!j->oneway)
-        reply_to(j->conn, j->seq, ipc_map_status(rc), reply);
-    OH_IPCParcel_Destroy(reply);
+        send_reply(j->conn, j->seq, ipc_map_status(rc), reply);
+    else
+        OH_IPCParcel_Destroy(reply);
     OH_IPCParcel_Destroy(j->data);
     ipc_stub_unref(j->stub);
-    __atomic_sub_fetch(&j->conn->inflight, 1, __ATOMIC_RELAXED);
+    if (__atomic_sub_fetch(&j->conn->inflight, 1, __ATOMIC_SEQ_CST) <= RESUME_INFLIGHT &&
+        __atomic_load_n(&j->conn->throttled, __ATOMIC_SEQ_CST))
+        resume_reading(j->conn);
     conn_unref(j->conn);
     pthread_mutex_lock(&eng.lock);
     if (--eng.busy == 0)
@@ -793,7 +981,7 @@ static int request_job(struct ipc_conn *c, struct received *m, struct job **ret,
                        struct pending_reply *pr) {
     bool oneway = m->h.flags & IPC_FLAG_ONEWAY;
     *ret = NULL;
-    if (__atomic_load_n(&c->inflight, __ATOMIC_RELAXED) >= MAX_INFLIGHT) {
+    if (__atomic_load_n(&c->inflight, __ATOMIC_RELAXED) >= HARD_MAX_INFLIGHT) {
         close_received(m);
         return -1;
     }
@@ -804,22 +992,25 @@ static int request_job(struct ipc_conn *c, struct received *m, struct job **ret,
         ipc_stub_ref(stub);
     pthread_mutex_unlock(&c->lock);
     OHIPCParcel *data = received_parcel(c, m);
-    struct job *j = data != NULL && stub != NULL ? calloc(1, sizeof *j) : NULL;
+    /* The peer's library checks codes before sending, but the peer is not
+     * trusted: a code the send side refuses never reaches a stub either. */
+    bool code_ok = ipc_code_valid((uint32_t)m->h.code);
+    struct job *j = data != NULL && stub != NULL && code_ok ? calloc(1, sizeof *j) : NULL;
     if (j == NULL) {
         OH_IPCParcel_Destroy(data);
         if (stub != NULL)
             ipc_stub_unref(stub);
         if (data == NULL)
             return -1; /* malformed */
-        if (!oneway) /* released meanwhile, or out of memory */
-            *pr = (struct pending_reply){true, m->h.seq,
-                                         stub == NULL ? OH_IPC_DEAD_REMOTE_OBJECT
-                                                      : OH_IPC_INNER_ERROR,
-                                         NULL};
+        int status = stub == NULL ? OH_IPC_DEAD_REMOTE_OBJECT /* released meanwhile */
+                     : !code_ok   ? OH_IPC_CODE_OUT_OF_RANGE /* as the send side says */
+                                  : OH_IPC_INNER_ERROR; /* out of memory */
+        if (!oneway)
+            *pr = (struct pending_reply){true, m->h.seq, status, NULL};
         return 0;
     }
     conn_ref(c);
-    __atomic_add_fetch(&c->inflight, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&c->inflight, 1, __ATOMIC_SEQ_CST);
     *j = (struct job){JOB_REQUEST, m->pid, m->uid, c, stub, m->h.seq, (uint32_t)m->h.code,
                       oneway, data, NULL, NULL, NULL};
     pthread_mutex_lock(&eng.lock);
@@ -866,11 +1057,42 @@ static int handle_desc_query(struct ipc_conn *c, struct received *m, struct pend
     return 0;
 }
 
+/* A request or a reply whose fds we could not take (no free fd here):
+ * that one call fails with OH_IPC_INNER_ERROR and the connection lives on.
+ * Its objects are taken and dropped at once, so the peer's exports are
+ * released as for any parcel. Other messages never carry fds. */
+static int handle_lost_fds(struct ipc_conn *c, struct received *m, struct pending_reply *pr) {
+    static __thread struct parcel_object objs[IPC_MAX_OBJECTS];
+    close_received(m);
+    if (local_objects(c, m, objs) == 0) /* it unrefs them itself otherwise */
+        unref_objects(objs, m->h.nobjs);
+    if (m->h.type == IPC_MSG_REQUEST) {
+        if (!(m->h.flags & IPC_FLAG_ONEWAY))
+            *pr = (struct pending_reply){true, m->h.seq, OH_IPC_INNER_ERROR, NULL};
+        return 0;
+    }
+    if (m->h.type != IPC_MSG_REPLY)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    struct waiter *w = c->waiters;
+    while (w != NULL && (w->seq != m->h.seq || w->done))
+        w = w->next;
+    if (w != NULL) {
+        w->done = true;
+        w->status = OH_IPC_INNER_ERROR;
+        wake_waiter(w);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
 /* Act on one message; a request becomes *job for the caller to run or
  * queue. Returns -1 if the peer must be dropped. */
 static int dispatch(struct ipc_conn *c, struct received *m, struct job **job,
                     struct pending_reply *pr) {
     *job = NULL;
+    if (m->lost_fds)
+        return handle_lost_fds(c, m, pr);
     switch (m->h.type) {
     case IPC_MSG_REQUEST:
         return request_job(c, m, job, pr);
@@ -903,6 +1125,8 @@ static int dispatch(struct ipc_conn *c, struct received *m, struct job **job,
 static int read_one(struct ipc_conn *c, uint8_t **buf, struct job **job, bool as_reader) {
     struct received m;
     *job = NULL;
+    if (!as_reader && throttle(c))
+        return 0;
     pthread_mutex_lock(&c->lock);
     if (c->blocking && !as_reader) { /* the reader reads everything */
         c->missed = true;
@@ -920,8 +1144,15 @@ static int read_one(struct ipc_conn *c, uint8_t **buf, struct job **job, bool as
         r = -1;
     pthread_mutex_unlock(&c->rlock);
     ipc_stub_release_held();
+    /* A refusal (DEAD for an id never exported, a bad code, lost fds) does
+     * not wait for room: a peer that sends such requests and does not read
+     * would otherwise hold this thread in sendmsg, and, if it is a caller
+     * waiting for its own reply, while the peer waits to send that reply
+     * (a deadlock). No room means that peer breaks the protocol: it is
+     * dropped. A descriptor, a real answer, waits as replies do. */
     if (pr.set) {
-        reply_to(c, pr.seq, pr.status, pr.data);
+        (void)reply_to(c, pr.seq, pr.status, pr.data,
+                       pr.status == OH_IPC_SUCCESS ? SEND_WAIT : SEND_OR_DROP);
         OH_IPCParcel_Destroy(pr.data);
     }
     pthread_mutex_lock(&c->lock);
@@ -1241,11 +1472,40 @@ static void await_reply(struct ipc_conn *c, struct waiter *w, struct reader *me)
     }
 }
 
+/* Send a request while this thread is the reader of `c`: wait for room,
+ * but read meanwhile. The peer may wait to send us something (replies to
+ * other threads of ours) before it reads again, and stops reading us when
+ * our replies find no room (send_reply): a reader that only waited for
+ * room would deadlock with it. */
+static int send_reading(struct ipc_conn *c, struct ipc_wire_hdr *h, const OHIPCParcel *data,
+                        struct reader *me) {
+    for (;;) {
+        int rc = conn_send(c, h, data, SEND_TRY);
+        if (rc != SEND_AGAIN)
+            return rc;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLOUT};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            return conn_send(c, h, data, SEND_WAIT);
+        if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+            continue; /* room */
+        struct job *j = NULL;
+        if (read_one(c, &me->buf, &j, true) < 0) {
+            drop_peer(c);
+            return OH_IPC_DEAD_REMOTE_OBJECT;
+        }
+        if (j != NULL)
+            queue_job(j);
+    }
+}
+
 int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCParcel *data,
                           OHIPCParcel *reply, bool oneway) {
     struct ipc_conn *c = proxy->conn;
-    if (!oneway)
-        (void)this_reader(); /* see below */
+    /* Made now (see this_reader); without one (no free fd for its eventfd)
+     * this thread could not read its reply, and nobody else might: an
+     * error for this call, and the next one tries again. */
+    if (!oneway && this_reader() == NULL)
+        return OH_IPC_INNER_ERROR;
     struct waiter w = {.wake_fd = -1, .cond = PTHREAD_COND_INITIALIZER};
     struct ipc_wire_hdr h = {.type = IPC_MSG_REQUEST, .flags = oneway ? IPC_FLAG_ONEWAY : 0,
                              .target = proxy->remote_id, .code = (int32_t)code};
@@ -1262,7 +1522,7 @@ int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCPar
         me = claim_reader(c, &w);
     }
     pthread_mutex_unlock(&c->lock);
-    int rc = conn_send(c, &h, data);
+    int rc = me != NULL ? send_reading(c, &h, data, me) : conn_send(c, &h, data, SEND_WAIT);
     pthread_mutex_lock(&c->lock);
     if (!oneway && rc == OH_IPC_SUCCESS)
         await_reply(c, &w, me);
@@ -1287,7 +1547,8 @@ int ipc_conn_send_request(OHIPCRemoteProxy *proxy, uint32_t code, const OHIPCPar
 
 char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
     struct ipc_conn *c = proxy->conn;
-    (void)this_reader(); /* see ipc_conn_send_request */
+    if (this_reader() == NULL) /* see ipc_conn_send_request */
+        return NULL;
     OHIPCParcel *reply = OH_IPCParcel_Create();
     struct waiter w = {.wake_fd = -1, .cond = PTHREAD_COND_INITIALIZER};
     struct ipc_wire_hdr h = {.type = IPC_MSG_DESC_QUERY, .target = proxy->remote_id};
@@ -1305,7 +1566,7 @@ char *ipc_conn_query_descriptor(OHIPCRemoteProxy *proxy) {
         OH_IPCParcel_Destroy(reply);
         return NULL;
     }
-    int rc = conn_send(c, &h, NULL);
+    int rc = me != NULL ? send_reading(c, &h, NULL, me) : conn_send(c, &h, NULL, SEND_WAIT);
     pthread_mutex_lock(&c->lock);
     if (rc == OH_IPC_SUCCESS)
         await_reply(c, &w, me);
@@ -1347,7 +1608,7 @@ int OH_Ohncp_IPCServeChannel(int fd, OHIPCRemoteStub *root) {
     if (rc == 0)
         rc = engine_add(c); /* before HELLO: the parent may call at once */
     struct ipc_wire_hdr h = {.type = IPC_MSG_HELLO};
-    if (rc == 0 && conn_send(c, &h, p) != OH_IPC_SUCCESS)
+    if (rc == 0 && conn_send(c, &h, p, SEND_WAIT) != OH_IPC_SUCCESS)
         rc = -EPIPE;
     OH_IPCParcel_Destroy(p);
     if (rc < 0 && c != NULL)
@@ -1449,7 +1710,7 @@ static void atfork_child(void) {
     sys_closep(&eng.epfd);
     sys_closep(&eng.jobs_fd);
     eng.head = eng.tail = NULL; /* jobs of the parent's peers: leaked */
-    eng.workers = eng.in_epoll = eng.busy = 0;
+    eng.workers = eng.in_epoll = eng.busy = eng.stuck = 0;
     free(eng.regs); /* the engine's lock was held: nobody was changing it */
     eng.regs = NULL;
     eng.nregs = 0;

@@ -167,7 +167,7 @@ int OH_IPCRemoteProxy_SendRequest(const OHIPCRemoteProxy *proxy, uint32_t code,
                                   const OH_IPC_MessageOption *option) {
     if (proxy == NULL || data == NULL)
         return OH_IPC_CHECK_PARAM_ERROR;
-    if (code < 1 || code > 0xFFFFFF)
+    if (!ipc_code_valid(code))
         return OH_IPC_CODE_OUT_OF_RANGE;
     if (option != NULL && option->reserved != NULL)
         return OH_IPC_CHECK_PARAM_ERROR;

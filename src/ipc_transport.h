@@ -47,6 +47,9 @@ enum ipc_msg_type {
 
 #define IPC_FLAG_ONEWAY 1u
 
+/* Request codes a stub may see, on either side of the wire: 1..0xFFFFFF. */
+static inline bool ipc_code_valid(uint32_t code) { return code >= 1 && code <= 0xFFFFFFu; }
+
 struct ipc_wire_hdr {
     uint32_t magic;
     uint16_t type;

@@ -83,6 +83,11 @@ struct pending_ipc {
     long long deadline_ns;
     OH_Ability_OnNativeChildProcessStarted cb;
     uint64_t id; /* its slot's start id (OH_Ohncp_GetLastStartId gives it) */
+    /* It reported "connected": its HELLO is now awaited on channel_fd, in
+     * the runtime thread's poll set. (Accepting it with a blocking wait let
+     * a child that withholds its HELLO stall every other child's callbacks
+     * for the whole start timeout.) */
+    bool hello;
 };
 
 /* Why an IPC-mode start failed, kept for OH_Ohncp_GetStartErrorMessage: the
@@ -924,7 +929,7 @@ int runtime_create(struct ncp_start_req *req, OH_Ability_OnNativeChildProcessSta
         if (!rt.pending[i].used) { /* a place exists: slots are limited to 50 too */
             rt.pending[i] = (struct pending_ipc){true, false, false, false, slot, 0, report, sv[0],
                                                  sys_now_ns() + start_timeout_ms() * 1000000LL, cb,
-                                                 id};
+                                                 id, false};
             break;
         }
     }
@@ -990,8 +995,29 @@ static void check_exit(struct pending_ipc *p, long long now) {
     }
 }
 
+/* Its channel is readable (the HELLO, or its end), or its time is up:
+ * the accept then only reads what is there. */
+static void accept_hello(struct pending_ipc *p, bool readable) {
+    OHIPCRemoteProxy *proxy = NULL;
+    int rc = -ETIMEDOUT;
+    if (readable) {
+        rc = OH_Ohncp_IPCAcceptChannel(p->channel_fd, 0, &proxy);
+        p->channel_fd = -1; /* taken over */
+    }
+    finish_ipc(p, rc == 0 ? NCP_NO_ERROR : NCP_ERR_CONNECTION_FAILED, proxy,
+               readable ? "the child's IPC channel failed before its first message"
+                        : "the child reported connected but sent no IPC message in time");
+}
+
+/* The fd the runtime thread watches for a pending start. */
+static int pending_fd(const struct pending_ipc *p) { return p->hello ? p->channel_fd : p->report_fd; }
+
 /* Its report pipe is readable, or its time is up (spec §4). */
 static void follow_ipc(struct pending_ipc *p, bool readable) {
+    if (p->hello) {
+        accept_hello(p, readable);
+        return;
+    }
     if (!readable) {
         finish_ipc(p, NCP_ERR_TIMEOUT, NULL,
                    p->loaded ? "the child did not connect in time"
@@ -1021,12 +1047,9 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
         p->loaded = true;
         p->pid = rep.pid;
     } else {
-        long long left = (p->deadline_ns - sys_now_ns()) / 1000000;
-        OHIPCRemoteProxy *proxy = NULL;
-        int rc = OH_Ohncp_IPCAcceptChannel(p->channel_fd, left > 0 ? (int)left : 0, &proxy);
-        p->channel_fd = -1; /* taken over */
-        finish_ipc(p, rc == 0 ? NCP_NO_ERROR : NCP_ERR_CONNECTION_FAILED, proxy,
-                   "the child's IPC channel failed before its first message");
+        p->hello = true; /* connected: the HELLO is watched for from now on */
+        if (sys_poll1(p->channel_fd, POLLIN, 0) > 0)
+            accept_hello(p, true); /* already there, as it is from a child that keeps to it */
     }
 }
 
@@ -1037,7 +1060,7 @@ static int poll_pending(struct pollfd *p, int *which, int *n) {
     for (int i = 0; i < OHNCP_MAX_IPC_CHILDREN; i++) {
         if (!rt.pending[i].used)
             continue;
-        int fd = rt.pending[i].awaiting_exit ? -1 : rt.pending[i].report_fd; /* at EOF */
+        int fd = rt.pending[i].awaiting_exit ? -1 : pending_fd(&rt.pending[i]); /* at EOF */
         p[*n] = (struct pollfd){.fd = fd, .events = POLLIN};
         which[(*n)++] = i;
         long long d = rt.pending[i].deadline_ns;
@@ -1054,7 +1077,7 @@ static void handle_pending(const struct pollfd *p, const int *which, int n) {
         struct pending_ipc *pi = &rt.pending[which[k]];
         if (pi->used && pi->awaiting_exit)
             check_exit(pi, now);
-        if (!pi->used || pi->awaiting_exit || pi->report_fd != p[k].fd)
+        if (!pi->used || pi->awaiting_exit || pending_fd(pi) != p[k].fd)
             continue;
         if (p[k].revents)
             follow_ipc(pi, true);

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -401,6 +402,90 @@ def test_highest_code_reaches_the_stub(proxy: ohncp.RemoteProxy) -> None:
     with pytest.raises(ohncp.CodeOutOfRangeError):
         proxy.send_request(0xFFFFFF)
     assert add(proxy, 1, 1) == 2
+
+
+CALLBACK = 8  # ipc_child: calls the proxy it is given with request 42 and an int32
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+class _BadInt:
+    def __int__(self) -> int:
+        raise RuntimeError("no int here")
+
+
+def test_stub_results_that_fit_no_c_int_are_errors(
+    proxy: ohncp.RemoteProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # cffi turned a result that fits no C int into 0: the caller saw success.
+    reported: list[object] = []
+    monkeypatch.setattr("sys.unraisablehook", reported.append)
+    results: list[object] = [2**31, 2**40, -(2**31) - 1, 2**32, _BadInt()]
+
+    def handler(code: int, data: ohncp.Parcel, reply: ohncp.Parcel) -> Any:
+        index = data.read_int32()
+        if index == len(results):
+            raise ohncp.IPCError(2**40, "a code no C int holds")
+        if index == len(results) + 1:
+            return 2**31 - 1  # fits: passes as any value that is no code does
+        return results[index]
+
+    with ohncp.RemoteStub("py.big", handler) as stub:
+        for index in range(len(results) + 2):
+            request = ohncp.Parcel().write_remote_object(stub).write_int32(index)
+            with pytest.raises(ohncp.InvalidUserErrorCodeError):
+                proxy.send_request(CALLBACK, request)
+            request.close()
+    assert len(reported) == 1  # the RuntimeError of _BadInt.__int__
+    assert add(proxy, 2, 3) == 5
+
+
+def test_closing_a_parcel_while_another_thread_sends_it() -> None:
+    # The request goes to a stub of this process (a local proxy), whose
+    # handler runs inside send_request: it has another thread close the
+    # parcel being sent, then looks at the fd the parcel holds. Freed under
+    # the send, the parcel would have closed it (and the C side read freed
+    # memory); it must stay until send_request returns.
+    def open_fds() -> set[int]:
+        return {fd for fd in range(1024) if _is_open(fd)}
+
+    r, w = os.pipe()
+    fds_before = open_fds()
+    data = ohncp.Parcel().write_fd(r).write_int32(7)
+    held = open_fds() - fds_before
+    assert len(held) == 1  # the parcel's own copy of r
+    parcel_fd = held.pop()
+    seen: list[object] = []
+
+    def handler(code: int, request: ohncp.Parcel, reply: ohncp.Parcel) -> None:
+        closer = threading.Thread(target=data.close)
+        closer.start()
+        closer.join()
+        seen.append(data.closed)
+        os.fstat(parcel_fd)  # still open: OSError(EBADF) once freed
+        seen.append(request.read_fd() >= 0)
+        seen.append(request.read_int32())
+
+    try:
+        with ohncp.RemoteStub("py.local", handler) as stub:
+            carrier = ohncp.Parcel().write_remote_object(stub)
+            with carrier.read_remote_object() as local:
+                local.send_request(5, data).close()
+            carrier.close()
+        assert seen == [True, True, 7]
+        with pytest.raises(OSError, match="Bad file descriptor"):
+            os.fstat(parcel_fd)  # freed once the send was done
+        with pytest.raises(ValueError, match="closed Parcel"):
+            data.read_int32()
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 def test_dead_child(proxy: ohncp.RemoteProxy) -> None:

@@ -67,6 +67,9 @@ _ALLOCATOR = ffi.addressof(_c, "shim_ipc_alloc")
 _ONEWAY = ffi.new("OH_IPC_MessageOption *", {"mode": _c.OH_IPC_REQUEST_MODE_ASYNC})
 
 _P = TypeVar("_P", bound="Parcel")
+
+# Guards every Parcel's _users and _doomed (held only to count, never across C).
+_parcel_lock = threading.Lock()
 _C = TypeVar("_C", bound="_Closing")
 
 
@@ -122,7 +125,9 @@ class Parcel(_Closing):
 
     A parcel is plain memory, freed when it is garbage collected; ``close()``
     (or ``with``) frees it at once, closing the file descriptors it holds. A
-    parcel is not thread-safe: use it from one thread at a time.
+    parcel is not thread-safe: use it from one thread at a time. One thing
+    is safe: ``close()`` while another thread sends the parcel (or appends
+    it) frees it only once that call is done.
 
     Raises:
         ValueError: any method of a closed parcel.
@@ -131,6 +136,8 @@ class Parcel(_Closing):
 
     def __init__(self, data: bytes | bytearray | memoryview | None = None) -> None:
         """Make an empty parcel, or one holding a copy of ``data`` (see :meth:`__bytes__`)."""
+        self._users = 0  # calls into C using _cdata from other objects (_enter)
+        self._doomed: CData | None = None  # closed while in use: freed by the last _leave
         created = _c.OH_IPCParcel_Create()
         if created == ffi.NULL:
             raise MemoryError("OH_IPCParcel_Create failed")
@@ -144,6 +151,8 @@ class Parcel(_Closing):
     def _borrow(cls: type[_P], cdata: CData, *, readonly: bool) -> _P:
         """Wrap a parcel owned by C (a stub's request or reply), valid until :meth:`close`."""
         parcel = cls.__new__(cls)
+        parcel._users = 0
+        parcel._doomed = None
         parcel._cdata = cdata
         parcel._owned = False
         parcel._readonly = readonly
@@ -159,11 +168,38 @@ class Parcel(_Closing):
             raise ValueError("the request parcel of a stub is read-only")
         return self._ptr()
 
+    # close() from one thread must not free the C parcel under a send or an
+    # append that another thread is making with it (a use after free in C):
+    # such a call holds it between _enter and _leave, and the last one out
+    # frees it.
+    def _enter(self) -> CData:
+        with _parcel_lock:
+            ptr = self._ptr()
+            self._users += 1
+            return ptr
+
+    def _leave(self) -> None:
+        with _parcel_lock:
+            self._users -= 1
+            doomed = self._doomed if self._users == 0 else None
+            if doomed is not None:
+                self._doomed = None
+        if doomed is not None:
+            ffi.release(doomed)  # runs OH_IPCParcel_Destroy
+
     def close(self) -> None:
-        """Free the parcel now and close the fds it holds; closing again does nothing."""
-        cdata, self._cdata = self._cdata, None
-        if cdata is not None and self._owned:
-            ffi.release(cdata)  # runs OH_IPCParcel_Destroy
+        """Free the parcel now and close the fds it holds; closing again does nothing.
+
+        If another thread is sending it, that send finishes first, then it is freed.
+        """
+        with _parcel_lock:
+            cdata, self._cdata = self._cdata, None
+            if cdata is None or not self._owned:
+                return
+            if self._users > 0:
+                self._doomed = cdata
+                return
+        ffi.release(cdata)  # runs OH_IPCParcel_Destroy
 
     @property
     def closed(self) -> bool:
@@ -213,7 +249,12 @@ class Parcel(_Closing):
     def append(self: _P, other: Parcel) -> _P:
         """Append all of ``other``'s data (its fds and objects included), whatever was read."""
         _check_parcel(other, "other")
-        check_ipc(_c.OH_IPCParcel_Append(self._wptr(), other._ptr()))
+        mine = self._wptr()
+        theirs = other._enter()
+        try:
+            check_ipc(_c.OH_IPCParcel_Append(mine, theirs))
+        finally:
+            other._leave()
         return self
 
     def __repr__(self) -> str:
@@ -605,13 +646,17 @@ class RemoteProxy(_Closing):
         try:
             proxy = self._enter()
             try:
-                rc = _c.OH_IPCRemoteProxy_SendRequest(
-                    proxy,
-                    code,
-                    request._ptr(),
-                    ffi.NULL if oneway else reply._ptr(),
-                    _ONEWAY if oneway else ffi.NULL,
-                )
+                sent = request._enter()
+                try:
+                    rc = _c.OH_IPCRemoteProxy_SendRequest(
+                        proxy,
+                        code,
+                        sent,
+                        ffi.NULL if oneway else reply._ptr(),
+                        _ONEWAY if oneway else ffi.NULL,
+                    )
+                finally:
+                    request._leave()
             finally:
                 self._leave()
             check_ipc(rc, f"request {code}")
@@ -963,7 +1008,31 @@ _stub_handlers: dict[int, StubHandler] = {}
 _stub_lock = threading.Lock()
 
 
-@ffi.def_extern()
+_C_INT_MIN, _C_INT_MAX = -(2**31), 2**31 - 1
+
+
+def _stub_status(value: object, handler: StubHandler) -> int:
+    """The C int a handler's result (or its IPCError's code) becomes.
+
+    A value that is no int or does not fit a C int is no code at all:
+    OH_IPC_INVALID_USER_ERROR_CODE, never a truncation (cffi would turn
+    2**32 into 0, success). An ``__int__`` that raises something else is
+    reported as the handler's other exceptions are.
+    """
+    try:
+        status: int = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return int(_c.OH_IPC_INVALID_USER_ERROR_CODE)
+    except Exception as exc:
+        _events.report_unraisable(exc, "Exception ignored in ohncp stub handler", handler)
+        return int(_c.OH_IPC_INVALID_USER_ERROR_CODE)
+    if not _C_INT_MIN <= status <= _C_INT_MAX:
+        return int(_c.OH_IPC_INVALID_USER_ERROR_CODE)
+    return status
+
+
+# error=: should anything escape below, cffi returns this, not 0 (success).
+@ffi.def_extern(error=int(_c.OH_IPC_INNER_ERROR))
 def _ohncp_stub_request(code: int, data: CData, reply: CData, token: int) -> int:
     """A request for a Python stub, on one of the runtime's IPC threads."""
     with _stub_lock:
@@ -975,7 +1044,7 @@ def _ohncp_stub_request(code: int, data: CData, reply: CData, token: int) -> int
     try:
         result = handler(code, request, answer)
     except IPCError as exc:
-        return exc.code
+        return _stub_status(exc.code, handler)
     except BaseException as exc:
         _events.report_unraisable(exc, "Exception ignored in ohncp stub handler", handler)
         return int(_c.OH_IPC_INNER_ERROR)
@@ -984,10 +1053,7 @@ def _ohncp_stub_request(code: int, data: CData, reply: CData, token: int) -> int
         answer.close()
     if result is None:
         return 0
-    try:
-        return int(result)
-    except (TypeError, ValueError):
-        return int(_c.OH_IPC_INVALID_USER_ERROR_CODE)
+    return _stub_status(result, handler)
 
 
 class RemoteStub(_Closing):
@@ -999,8 +1065,10 @@ class RemoteStub(_Closing):
     (several may run at once): read the request from ``data``, write the
     answer into ``reply`` (both valid only during the call), and return 0
     or ``None`` for success, or an error code: ``OH_IPC_*`` codes and user
-    codes 1909000-1909999 reach the caller as they are. Raising
-    :class:`IPCError` returns its code; any other exception is reported
+    codes 1909000-1909999 reach the caller as they are; any other value,
+    one that does not fit a C int (``2**31``) included, reaches it as
+    ``OH_IPC_INVALID_USER_ERROR_CODE``. Raising :class:`IPCError` returns
+    its code (checked the same way); any other exception is reported
     through :data:`sys.unraisablehook` and the caller gets
     ``OH_IPC_INNER_ERROR``.
 

@@ -224,6 +224,62 @@ TEST(start_failures) {
     OH_IPCRemoteProxy_Destroy(ok);
 }
 
+/* A child that reports "connected" but withholds its HELLO does not hold
+ * up the runtime thread: another child starts, is called and exits, its
+ * callbacks arriving while the first one's start is still pending (they
+ * used to wait for its whole start timeout). */
+TEST_TIMEOUT(a_withheld_hello_does_not_stall_other_children, 90) {
+    register_recorder();
+    setenv("OHNCP_START_TIMEOUT_MS", "20000", 1);
+    char marker[4096], release[4200];
+    snprintf(marker, sizeof marker, "%s/connected", testlib_case_dir());
+    snprintf(release, sizeof release, "%s.release", marker);
+    setenv("OHNCP_TEST_MARKER", marker, 1);
+    CHECK_EQ(OH_Ability_CreateNativeChildProcess(IPC_LIB("child_ipc_nohello"), on_started),
+             NCP_NO_ERROR);
+    for (int i = 0; i < 1500 && access(marker, F_OK) != 0; i++)
+        usleep(10000);
+    CHECK_EQ(access(marker, F_OK), 0); /* it reported "connected" before this */
+    usleep(300000); /* for the runtime thread to take that report */
+    CHECK_EQ(OH_Ability_CreateNativeChildProcess(IPC_LIB("child_ipc"), on_started), NCP_NO_ERROR);
+    OHIPCRemoteProxy *good = NULL;
+    CHECK_EQ(wait_started(0, &good), NCP_NO_ERROR); /* the first callback: the good child's */
+    CHECK(good != NULL);
+    int32_t pid = OH_Ohncp_RemoteProxyGetPid(good);
+    CHECK_EQ(call_int(good, CHILD_EXIT, 0), 0);
+    CHECK_EQ(wait_exit(pid, 15000), 0);
+    pthread_mutex_lock(&cb_lock);
+    int started = nstarts;
+    pthread_mutex_unlock(&cb_lock);
+    CHECK_EQ(started, 1); /* the other one still waits for its HELLO */
+    int fd = open(release, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK_EQ(wait_started(1, NULL), NCP_ERR_CONNECTION_FAILED); /* it ended without one */
+    OH_IPCRemoteProxy_Destroy(good);
+    unsetenv("OHNCP_TEST_MARKER");
+    unsetenv("OHNCP_START_TIMEOUT_MS");
+}
+
+/* A burst of oneway requests far past the child's in-flight limit (4096
+ * queued or running), each taking a while, slows the sender down; it used
+ * to cost the connection (the child dropped its parent). */
+TEST_TIMEOUT(a_oneway_burst_is_slowed_not_disconnected, 180) {
+    OHIPCRemoteProxy *proxy = start_ipc_child();
+    OH_IPC_MessageOption oneway = {.mode = OH_IPC_REQUEST_MODE_ASYNC};
+    OHIPCParcel *data = OH_IPCParcel_Create();
+    CHECK_EQ(OH_IPCParcel_WriteInt32(data, 1), 0); /* 1 ms each */
+    for (int i = 0; i < 12000; i++)
+        CHECK_EQ(OH_IPCRemoteProxy_SendRequest(proxy, CHILD_SLEEP_MS, data, NULL, &oneway), 0);
+    OH_IPCParcel_Destroy(data);
+    int32_t sum = 0;
+    CHECK_EQ(call_add(proxy, 20, 22, &sum), 0);
+    CHECK_EQ(sum, 42);
+    CHECK_EQ(OH_IPCRemoteProxy_IsRemoteDead(proxy), 0);
+    CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
+    OH_IPCRemoteProxy_Destroy(proxy);
+}
+
 TEST(start_timeout) {
     setenv("OHNCP_START_TIMEOUT_MS", "300", 1);
     CHECK_EQ(OH_Ability_CreateNativeChildProcess(IPC_LIB("child_ipc_hang"), on_started), NCP_NO_ERROR);
@@ -754,6 +810,27 @@ TEST_TIMEOUT(eight_threads_share_a_proxy, 120) {
         pthread_create(&t[i], NULL, hammer_main, &h[i]);
     }
     for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ(h[i].bad, 0);
+    }
+    CHECK_EQ(call_int(proxy, CHILD_EXIT, 0), 0);
+    OH_IPCRemoteProxy_Destroy(proxy);
+}
+
+/* More callers on one proxy than a socket holds messages (10): replies
+ * find the caller's socket full while its reading thread waits for room to
+ * send its own request. That thread reads while it waits, so neither side
+ * stops reading for good (the child's engine stops reading a parent whose
+ * replies find no room). */
+TEST_TIMEOUT(forty_threads_share_a_proxy, 180) {
+    OHIPCRemoteProxy *proxy = start_ipc_child();
+    pthread_t t[40];
+    struct hammer h[40];
+    for (int i = 0; i < 40; i++) {
+        h[i] = (struct hammer){proxy, i + 1, 0};
+        pthread_create(&t[i], NULL, hammer_main, &h[i]);
+    }
+    for (int i = 0; i < 40; i++) {
         pthread_join(t[i], NULL);
         CHECK_EQ(h[i].bad, 0);
     }

@@ -3,6 +3,7 @@
 #include "helpers.h"
 
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include <IPCKit/ipc_kit.h>
@@ -139,13 +140,14 @@ TEST_TIMEOUT(timeout_before_a_standby_took_the_start, 60) {
     CHECK_EQ(left, 0);
 }
 
-static volatile int starting;
+/* Set by the main thread, read by the start and kill loops: atomic. */
+static atomic_bool starting;
 static int start_codes[64];
 
 /* Start short children until `starting` is cleared; count the codes. */
 static void *start_loop(void *arg) {
     (void)arg;
-    while (starting) {
+    while (atomic_load(&starting)) {
         int32_t pid;
         int rc = start_child("Entry_Exit3", "", -1, &pid);
         if (rc == NCP_NO_ERROR)
@@ -195,7 +197,7 @@ static void check_all_slots_usable(void) {
 TEST_TIMEOUT(standbys_killed_during_starts_free_their_slots, 240) {
     warm_up();
     pid_t spawner = the_spawner();
-    starting = 1;
+    atomic_store(&starting, true);
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         CHECK(pthread_create(&t[i], NULL, start_loop, NULL) == 0);
@@ -208,7 +210,7 @@ TEST_TIMEOUT(standbys_killed_during_starts_free_their_slots, 240) {
                 kills++;
         usleep(round % 2 ? 2000 : 500);
     }
-    starting = 0;
+    atomic_store(&starting, false);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
     fprintf(stderr, "%d standby kills; starts: %d ok, %d SERVICE_ERROR, %d other\n", kills,
@@ -318,7 +320,8 @@ TEST(children_get_the_limits_at_the_start_call) {
     CHECK_EQ(cur, as_number(stack.rlim_cur));
 }
 
-static volatile int writing;
+/* Set by the main thread, read by env_writer: atomic. */
+static atomic_bool writing;
 
 /* glibc before 2.40 frees the environ array setenv replaces when it adds a
  * name (realloc, which under ASan always moves): any reader in another
@@ -337,7 +340,7 @@ static void *env_writer(void *arg) {
     char value[2048];
     memset(value, 'v', sizeof value - 1);
     value[sizeof value - 1] = '\0';
-    for (unsigned i = 0; writing; i++) {
+    for (unsigned i = 0; atomic_load(&writing); i++) {
         value[i % 2000 + 40] = '\0';
         setenv("OHNCP_RACE_A", value, 1);
         setenv("OHNCP_RACE_B", value + 20, 1);
@@ -361,7 +364,7 @@ TEST_TIMEOUT(environment_changing_during_starts, 240) {
     warm_up();
     setenv("OHNCP_RACE_A", "", 1); /* both exist: overwriting them moves nothing */
     setenv("OHNCP_RACE_B", "", 1);
-    writing = 1;
+    atomic_store(&writing, true);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, env_writer, NULL) == 0);
     int failed = 0;
@@ -371,7 +374,7 @@ TEST_TIMEOUT(environment_changing_during_starts, 240) {
         if (rc != NCP_NO_ERROR && failed++ < 5)
             fprintf(stderr, "start %d: %d (%s)\n", i, rc, OH_Ohncp_GetLastErrorMessage());
     }
-    writing = 0;
+    atomic_store(&writing, false);
     pthread_join(t, NULL);
     CHECK_EQ(failed, 0);
 }
@@ -423,7 +426,7 @@ static void kill_and_wait(int32_t pid) {
 
 static void *standby_killer(void *arg) {
     pid_t spawner = *(pid_t *)arg;
-    for (int round = 0; starting; round++) {
+    for (int round = 0; atomic_load(&starting); round++) {
         pid_t kids[1024];
         int n = children_of(spawner, kids, 1024);
         for (int i = 0; i < n; i++)
@@ -439,7 +442,7 @@ static void *standby_killer(void *arg) {
 TEST_TIMEOUT(standbys_killed_during_ipc_starts, 240) {
     warm_up();
     pid_t spawner = the_spawner();
-    starting = 1;
+    atomic_store(&starting, true);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, standby_killer, &spawner) == 0);
     int ok = 0, service = 0, other = 0;
@@ -453,7 +456,7 @@ TEST_TIMEOUT(standbys_killed_during_ipc_starts, 240) {
         if (code != NCP_NO_ERROR && code != NCP_ERR_SERVICE_ERROR && other++ < 5)
             fprintf(stderr, "IPC start: %d\n", code);
     }
-    starting = 0;
+    atomic_store(&starting, false);
     pthread_join(t, NULL);
     fprintf(stderr, "IPC starts under standby kills: %d ok, %d SERVICE_ERROR, %d other\n", ok,
             service, other);

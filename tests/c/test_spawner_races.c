@@ -361,6 +361,10 @@ TEST_TIMEOUT(environment_changing_during_starts, 240) {
     SKIP("this C library (musl) frees the string setenv replaces: any concurrent reader of "
          "environ, getenv too, may read freed memory");
 #endif
+#if defined(__SANITIZE_THREAD__)
+    SKIP("the race is intended: TSan reports setenv's unsynchronised writes to environ, which "
+         "the runtime's one-pass copy can bound but no reader can avoid");
+#endif
     warm_up();
     setenv("OHNCP_RACE_A", "", 1); /* both exist: overwriting them moves nothing */
     setenv("OHNCP_RACE_B", "", 1);

@@ -389,6 +389,7 @@ static pthread_mutex_t ipc_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ipc_cond = PTHREAD_COND_INITIALIZER;
 static int ipc_code = -1;
 static OHIPCRemoteProxy *ipc_proxy;
+static _Atomic uint64_t ipc_last_id; /* of the last ipc_start, for other threads */
 
 static void on_ipc_started(int code, OHIPCRemoteProxy *proxy) {
     pthread_mutex_lock(&ipc_lock);
@@ -406,6 +407,7 @@ static int ipc_start(int32_t *pid) {
     int rc = OH_Ability_CreateNativeChildProcess(OHNCP_TEST_CHILD_DIR "/libchild_ipc.so", on_ipc_started);
     if (rc != NCP_NO_ERROR)
         return rc;
+    atomic_store(&ipc_last_id, OH_Ohncp_GetLastStartId());
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 20;
@@ -473,4 +475,36 @@ TEST_TIMEOUT(standbys_killed_during_ipc_starts, 240) {
     CHECK_EQ(ipc_start(&extra), NCP_ERR_MAX_CHILD_PROCESSES_REACHED);
     for (int i = 0; i < 50; i++)
         kill_and_wait(pids[i]);
+}
+
+static atomic_int pid_reads;
+
+static void *pid_reader(void *arg) {
+    (void)arg;
+    while (atomic_load(&starting)) {
+        if (OH_Ohncp_GetStartPid(atomic_load(&ipc_last_id)) > 0)
+            atomic_fetch_add(&pid_reads, 1);
+        usleep(100);
+    }
+    return NULL;
+}
+
+/* The pid of an IPC start read on another thread while the runtime thread
+ * learns it from the child's reports (OH_Ohncp_GetStartPid, as the Python
+ * layer's StartTimeoutError names it): no race (TSan), and once the start
+ * succeeded, the child's pid. */
+TEST_TIMEOUT(start_pid_read_during_ipc_starts, 120) {
+    warm_up();
+    atomic_store(&starting, true);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, pid_reader, NULL) == 0);
+    for (int i = 0; i < 40; i++) {
+        int32_t pid;
+        CHECK_EQ(ipc_start(&pid), NCP_NO_ERROR);
+        CHECK_EQ(OH_Ohncp_GetStartPid(atomic_load(&ipc_last_id)), pid);
+        kill_and_wait(pid);
+    }
+    atomic_store(&starting, false);
+    pthread_join(t, NULL);
+    fprintf(stderr, "pid reads that found a child: %d\n", atomic_load(&pid_reads));
 }

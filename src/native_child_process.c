@@ -37,10 +37,14 @@ int ncp_fail(int code, const char *fmt, ...) {
 }
 
 void ncp_debug(const char *fmt, ...) {
-    static int enabled = -1;
+    /* Read once, by whichever thread logs first (the runtime thread and a
+     * caller's may at once): atomic, each stores the same value. */
+    static int enabled_once = -1;
+    int enabled = __atomic_load_n(&enabled_once, __ATOMIC_RELAXED);
     if (enabled < 0) {
         const char *v = getenv("OHNCP_DEBUG");
         enabled = v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+        __atomic_store_n(&enabled_once, enabled, __ATOMIC_RELAXED);
     }
     if (!enabled)
         return;

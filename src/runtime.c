@@ -115,6 +115,15 @@ static struct {
     uint32_t gens[OHNCP_MAX_CHILDREN_HARD]; /* the last gen of each slot */
     int used;
     int used_ipc;
+    /* The IPC-mode starts the runtime thread follows. The race this rule is
+     * for: a callback the runtime thread runs may start another IPC child,
+     * whose runtime_create claims the entry just freed, on any thread.
+     * A free entry (!used) is claimed, every field written, by
+     * runtime_create under `lock`. A used entry is the runtime thread's: it
+     * alone writes it, with `lock` held for `pid` (read by
+     * runtime_pid_of_start) and for freeing it (finish_ipc), and touches it
+     * no more once freed; other threads read only used, slot and pid, under
+     * `lock`. The runtime thread reads its entries without the lock. */
     struct pending_ipc pending[OHNCP_MAX_IPC_CHILDREN];
     struct start_reason reasons[START_REASONS]; /* by id % START_REASONS */
     unsigned long name_counter;
@@ -1012,6 +1021,13 @@ static void accept_hello(struct pending_ipc *p, bool readable) {
 /* The fd the runtime thread watches for a pending start. */
 static int pending_fd(const struct pending_ipc *p) { return p->hello ? p->channel_fd : p->report_fd; }
 
+/* The child's pid, read by other threads under the lock (rt.pending). */
+static void set_pending_pid(struct pending_ipc *p, pid_t pid) {
+    pthread_mutex_lock(&rt.lock);
+    p->pid = pid;
+    pthread_mutex_unlock(&rt.lock);
+}
+
 /* Its report pipe is readable, or its time is up (spec §4). */
 static void follow_ipc(struct pending_ipc *p, bool readable) {
     if (p->hello) {
@@ -1037,7 +1053,7 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
     } else if (rep.code != NCP_NO_ERROR) {
         rep.msg[sizeof rep.msg - 1] = '\0';
         if (rep.pid > 0)
-            p->pid = rep.pid; /* the child's own report: kill it by pid */
+            set_pending_pid(p, rep.pid); /* the child's own report: kill it by pid */
         else if (!p->loaded)
             no_child(p->slot);
         log_refusal(rep.code, rep.msg);
@@ -1045,7 +1061,7 @@ static void follow_ipc(struct pending_ipc *p, bool readable) {
         finish_ipc(p, rep.code, NULL, rep.msg);
     } else if (!p->loaded) {
         p->loaded = true;
-        p->pid = rep.pid;
+        set_pending_pid(p, rep.pid);
     } else {
         p->hello = true; /* connected: the HELLO is watched for from now on */
         if (sys_poll1(p->channel_fd, POLLIN, 0) > 0)
@@ -1071,15 +1087,16 @@ static int poll_pending(struct pollfd *p, int *which, int *n) {
     return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 }
 
+/* Follow the entries poll_pending put in the poll set: still used, as only
+ * this thread frees them. Each is touched no more after the call that may
+ * finish it: its callback may have started another IPC child in its place. */
 static void handle_pending(const struct pollfd *p, const int *which, int n) {
     long long now = sys_now_ns();
     for (int k = 0; k < n; k++) {
         struct pending_ipc *pi = &rt.pending[which[k]];
-        if (pi->used && pi->awaiting_exit)
+        if (pi->awaiting_exit)
             check_exit(pi, now);
-        if (!pi->used || pi->awaiting_exit || pending_fd(pi) != p[k].fd)
-            continue;
-        if (p[k].revents)
+        else if (p[k].revents)
             follow_ipc(pi, true);
         else if (now >= pi->deadline_ns)
             follow_ipc(pi, false);

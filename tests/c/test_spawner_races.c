@@ -9,30 +9,6 @@
 #include <IPCKit/ipc_kit.h>
 #include <sys/resource.h>
 
-/* The pids of the children of `parent`. */
-static int children_of(pid_t parent, pid_t *out, int max) {
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    int n = 0;
-    while (d != NULL && (e = readdir(d)) != NULL && n < max) {
-        char path[300], buf[512];
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        char *close_paren = fgets(buf, sizeof buf, f) ? strrchr(buf, ')') : NULL;
-        int ppid = 0;
-        if (close_paren != NULL && sscanf(close_paren + 2, "%*c %d", &ppid) == 1 && ppid == parent)
-            out[n++] = atoi(e->d_name);
-        fclose(f);
-    }
-    if (d != NULL)
-        closedir(d);
-    return n;
-}
-
 /* Our one child, the spawner (the runtime must be up). */
 static pid_t the_spawner(void) {
     pid_t spawner[4];

@@ -986,9 +986,7 @@ static void await_exit(struct pending_ipc *p) {
         send_kill(p->slot, rt.slots[p->slot].gen, 0, PROTO_KILL_F_TAKEN);
     pthread_mutex_unlock(&rt.lock);
     p->awaiting_exit = true;
-    long long later = sys_now_ns() + 1000000000LL;
-    if (p->deadline_ns < later)
-        p->deadline_ns = later;
+    p->deadline_ns = sys_now_ns() + 1000000000LL; /* 1 s, whatever the start's deadline */
 }
 
 static void check_exit(struct pending_ipc *p, long long now) {
@@ -1000,6 +998,16 @@ static void check_exit(struct pending_ipc *p, long long now) {
         int code = death_verdict(up, exited, st);
         char why[256]; /* death_verdict's sentence, before finish_ipc resets it */
         snprintf(why, sizeof why, "%s", OH_Ohncp_GetLastErrorMessage());
+        if (up && !exited) {
+            /* No EXIT came for a start whose report pipe hit EOF before any
+             * report: its taker died, yet the spawner never learnt which
+             * start it had taken (a standby killed between reading START and
+             * writing its note). The slot would otherwise stay used for
+             * good; a late EXIT of this gen is ignored (slot_exited). */
+            pthread_mutex_lock(&rt.lock);
+            (void)slot_exited(p->slot, rt.slots[p->slot].gen, 0, SIGKILL);
+            pthread_mutex_unlock(&rt.lock);
+        }
         finish_ipc(p, code, NULL, why);
     }
 }

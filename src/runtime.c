@@ -764,6 +764,8 @@ static int died_during_start(int slot, uint32_t gen, const struct timespec *dead
         ;
     bool up = rt.phase == RT_UP, exited = rt.slots[slot].exited;
     int st = rt.slots[slot].wstatus;
+    if (up && !exited) /* no EXIT will come: as check_exit, for an IPC start */
+        (void)slot_exited(slot, gen, 0, SIGKILL);
     pthread_mutex_unlock(&rt.lock);
     return death_verdict(up, exited, st);
 }

@@ -192,6 +192,8 @@ def test_on_child_exit_sees_ipc_children(ipc_lib: Callable[[str], str]) -> None:
         with ohncp.connect(ipc_lib("ipc_child")) as proxy:
             pid = proxy.pid
             proxy.send_request(EXIT)
+            # Leaving the block kills a child still running: let it end first.
+            assert proxy.wait(timeout=30) == 0
         assert eventually(lambda: pid in seen, 30)
     assert seen[pid] == 0
 

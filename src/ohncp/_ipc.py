@@ -490,8 +490,9 @@ class RemoteProxy(_Closing):
     leaving ``with ohncp.start(...)`` does: SIGKILL if it still runs, and a
     wait for its exit (``subprocess.Popen`` only waits; an IPC-mode child's
     ``MainProc`` usually waits for its parent for ever, and would hold one of
-    the 50 IPC-mode places). A child that should finish its work first is
-    told so by a request before the block ends. :meth:`close` alone only
+    the 50 IPC-mode places). A child that should end on its own is told so
+    by a request and waited for (:meth:`wait`) before the block ends.
+    :meth:`close` alone only
     releases the proxy: the child then runs until its
     ``NativeChildProcess_MainProc`` returns.
     """

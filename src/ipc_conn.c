@@ -1020,14 +1020,20 @@ static int request_job(struct ipc_conn *c, struct received *m, struct job **ret,
     return 0;
 }
 
+/* The caller still waiting for the reply `seq` (lock held); NULL if none. */
+static struct waiter *waiter_of(struct ipc_conn *c, uint32_t seq) {
+    struct waiter *w = c->waiters;
+    while (w != NULL && (w->seq != seq || w->done))
+        w = w->next;
+    return w;
+}
+
 static int handle_reply(struct ipc_conn *c, struct received *m) {
     OHIPCParcel *data = received_parcel(c, m);
     if (data == NULL)
         return -1;
     pthread_mutex_lock(&c->lock);
-    struct waiter *w = c->waiters;
-    while (w != NULL && (w->seq != m->h.seq || w->done))
-        w = w->next;
+    struct waiter *w = waiter_of(c, m->h.seq);
     if (w != NULL) {
         w->done = true;
         w->status = m->h.code;
@@ -1074,9 +1080,7 @@ static int handle_lost_fds(struct ipc_conn *c, struct received *m, struct pendin
     if (m->h.type != IPC_MSG_REPLY)
         return -1;
     pthread_mutex_lock(&c->lock);
-    struct waiter *w = c->waiters;
-    while (w != NULL && (w->seq != m->h.seq || w->done))
-        w = w->next;
+    struct waiter *w = waiter_of(c, m->h.seq);
     if (w != NULL) {
         w->done = true;
         w->status = OH_IPC_INNER_ERROR;

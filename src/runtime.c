@@ -755,6 +755,15 @@ static void no_child(int slot) {
  * outside, or with the spawner) is the runtime's. */
 static int death_verdict(bool up, bool exited, int st);
 
+/* No EXIT came for a start whose report pipe hit EOF before any report
+ * (lock held): its taker died, yet the spawner never learnt which start it
+ * had taken (a standby killed between reading START and writing its note).
+ * The slot would otherwise stay used for good; a late EXIT of this gen is
+ * ignored (slot_exited). */
+static void exit_never_came(int slot, uint32_t gen) {
+    (void)slot_exited(slot, gen, 0, SIGKILL);
+}
+
 static int died_during_start(int slot, uint32_t gen, const struct timespec *deadline) {
     pthread_mutex_lock(&rt.lock);
     if (rt.phase == RT_UP)
@@ -764,8 +773,8 @@ static int died_during_start(int slot, uint32_t gen, const struct timespec *dead
         ;
     bool up = rt.phase == RT_UP, exited = rt.slots[slot].exited;
     int st = rt.slots[slot].wstatus;
-    if (up && !exited) /* no EXIT will come: as check_exit, for an IPC start */
-        (void)slot_exited(slot, gen, 0, SIGKILL);
+    if (up && !exited)
+        exit_never_came(slot, gen);
     pthread_mutex_unlock(&rt.lock);
     return death_verdict(up, exited, st);
 }
@@ -1001,13 +1010,8 @@ static void check_exit(struct pending_ipc *p, long long now) {
         char why[256]; /* death_verdict's sentence, before finish_ipc resets it */
         snprintf(why, sizeof why, "%s", OH_Ohncp_GetLastErrorMessage());
         if (up && !exited) {
-            /* No EXIT came for a start whose report pipe hit EOF before any
-             * report: its taker died, yet the spawner never learnt which
-             * start it had taken (a standby killed between reading START and
-             * writing its note). The slot would otherwise stay used for
-             * good; a late EXIT of this gen is ignored (slot_exited). */
             pthread_mutex_lock(&rt.lock);
-            (void)slot_exited(p->slot, rt.slots[p->slot].gen, 0, SIGKILL);
+            exit_never_came(p->slot, rt.slots[p->slot].gen);
             pthread_mutex_unlock(&rt.lock);
         }
         finish_ipc(p, code, NULL, why);
